@@ -1,0 +1,16 @@
+#pragma once
+// The graft command's subcommands: one file each under cli/.
+#include <string>
+#include <vector>
+
+namespace graft::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+int run_selftest(const std::vector<std::string>& args);
+
+}  // namespace graft::cli

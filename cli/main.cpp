@@ -1,0 +1,48 @@
+// graft: the command-line tool. Each subcommand lives in its own file under cli/.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace {
+
+const std::vector<graft::cli::Command>& commands() {
+  static const std::vector<graft::cli::Command> list = {
+      {"selftest", "train a small CNN on Fashion-MNIST with graft's own kernels and check it learns",
+       graft::cli::run_selftest},
+  };
+  return list;
+}
+
+void usage(FILE* out) {
+  std::fprintf(out, "usage: graft <command> [options]\n\ncommands:\n");
+  for (const auto& c : commands()) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out, "\nRun 'graft <command> --help' for a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string name = argv[1];
+  for (const auto& command : commands()) {
+    if (name != command.name) continue;
+    try {
+      return command.run(std::vector<std::string>(argv + 2, argv + argc));
+    } catch (const graft::Error& e) {
+      std::fprintf(stderr, "graft %s: error: %s\n", name.c_str(), e.what());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "graft %s: internal error: %s\n", name.c_str(), e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "graft: unknown command '%s'; run 'graft --help' for the list\n", name.c_str());
+  return 2;
+}

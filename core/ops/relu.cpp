@@ -1,0 +1,44 @@
+// relu: y = max(x, 0). Backward passes the gradient where the saved output is positive.
+#include "core/autograd.h"
+#include "core/ops/checks.h"
+#include "core/ops/ops.h"
+#include "kernels/elementwise.h"
+
+namespace graft::ops {
+namespace {
+
+struct ReluBackward : Node {
+  Tensor y;  // the detached output: y > 0 exactly where x > 0
+  const char* name() const override { return "ReluBackward"; }
+  std::vector<Tensor> backward(const Tensor& grad_output) override {
+    const Tensor g = grad_output.contiguous();
+    Tensor dx = Tensor::empty(y.shape(), y.dtype());
+    visit_compute_dtype(y.dtype(), "relu", [&](auto v) {
+      using T = decltype(v);
+      kernels::cpu::relu_backward(g.data<T>(), y.data<T>(), y.numel(), dx.data<T>());
+    });
+    return {dx};
+  }
+  void release_saved() override { y = Tensor(); }
+};
+
+}  // namespace
+
+Tensor relu(const Tensor& x) {
+  check_float(x, "relu", "x");
+  check_cpu(x, "relu");
+  const Tensor src = x.detach().contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  visit_compute_dtype(x.dtype(), "relu", [&](auto v) {
+    using T = decltype(v);
+    kernels::cpu::relu_forward(src.data<T>(), src.numel(), out.data<T>());
+  });
+  if (any_requires_grad({x})) {
+    auto node = std::make_shared<ReluBackward>();
+    node->y = out.detach();
+    record(out, node, {x});
+  }
+  return out;
+}
+
+}  // namespace graft::ops

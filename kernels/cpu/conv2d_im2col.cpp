@@ -1,0 +1,113 @@
+#include "kernels/cpu/conv2d_im2col.h"
+
+#include <algorithm>
+
+namespace graft::kernels::cpu {
+namespace {
+
+// One output row's stretch of one row of the column matrix: output columns ow in
+// [ow_begin, ow_end), stored from column index `column` on. Taps of ow in [live_begin, live_end)
+// read the input at src_offset + ow * stride_w (offset from the group's first channel); the rest
+// fall in the padding.
+struct Run {
+  int64_t row, column;
+  int64_t ow_begin, ow_end;
+  int64_t live_begin, live_end;
+  int64_t src_offset;
+};
+
+}  // namespace
+
+ColumnMatrix::ColumnMatrix(const Conv2dGeometry& g)
+    : g_(g), valid_rows_(g.kernel_h), valid_cols_(g.kernel_w) {
+  for (int64_t i = 0; i < g.kernel_h; ++i) {
+    valid_rows_[i] = valid_outputs(i * g.dilation_h - g.pad_h, g.stride_h, g.in_h, g.out_h());
+  }
+  for (int64_t j = 0; j < g.kernel_w; ++j) {
+    valid_cols_[j] = valid_outputs(j * g.dilation_w - g.pad_w, g.stride_w, g.in_w, g.out_w());
+  }
+}
+
+// Calls visit(run) for every run that rows [r0, r1) x columns [n0, n1) consist of.
+template <typename Visit>
+void ColumnMatrix::for_each_run(int64_t r0, int64_t r1, int64_t n0, int64_t n1,
+                                Visit&& visit) const {
+  const Conv2dGeometry& g = g_;
+  const int64_t out_w = g.out_w(), in_plane = g.in_h * g.in_w;
+  const int64_t oh_first = n0 / out_w, oh_last = (n1 - 1) / out_w;
+  // The row's (channel, kernel row, kernel column), advanced by counting rather than dividing.
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  int64_t c = r0 / taps, i = r0 % taps / g.kernel_w, j = r0 % g.kernel_w;
+  Run run{};
+  for (run.row = r0; run.row < r1; ++run.row) {
+    const int64_t h_offset = i * g.dilation_h - g.pad_h, w_offset = j * g.dilation_w - g.pad_w;
+    const ValidRange rows = valid_rows_[i], cols = valid_cols_[j];
+    for (int64_t oh = oh_first; oh <= oh_last; ++oh) {
+      run.ow_begin = std::max<int64_t>(n0 - oh * out_w, 0);
+      run.ow_end = std::min<int64_t>(n1 - oh * out_w, out_w);
+      run.column = oh * out_w + run.ow_begin - n0;
+      if (oh < rows.begin || oh >= rows.end) {
+        run.live_begin = run.live_end = run.ow_begin;
+      } else {
+        run.live_begin = std::clamp(cols.begin, run.ow_begin, run.ow_end);
+        run.live_end = std::clamp(cols.end, run.live_begin, run.ow_end);
+      }
+      run.src_offset = c * in_plane + (oh * g.stride_h + h_offset) * g.in_w + w_offset;
+      visit(run);
+    }
+    if (++j == g.kernel_w) {
+      j = 0;
+      if (++i == g.kernel_h) i = 0, ++c;
+    }
+  }
+}
+
+template <typename T>
+void ColumnMatrix::im2col(const T* x, int64_t r0, int64_t r1, int64_t n0, int64_t n1, T* col,
+                          int64_t ld_col) const {
+  const int64_t stride = g_.stride_w;
+  for_each_run(r0, r1, n0, n1, [&](const Run& r) {
+    // Runs are short (an output row at most), so plain loops beat library calls here.
+    T* dst = col + (r.row - r0) * ld_col + r.column;  // dst[k] holds ow = ow_begin + k
+    const int64_t pad_before = r.live_begin - r.ow_begin, live = r.live_end - r.live_begin;
+    const int64_t pad_after = r.ow_end - r.live_end;
+    for (int64_t k = 0; k < pad_before; ++k) dst[k] = T(0);
+    T* out = dst + pad_before;
+    if (live > 0) {
+      const T* src = x + r.src_offset + r.live_begin * stride;
+      if (stride == 1) {
+        for (int64_t k = 0; k < live; ++k) out[k] = src[k];
+      } else {
+        for (int64_t k = 0; k < live; ++k) out[k] = src[k * stride];
+      }
+    }
+    for (int64_t k = 0; k < pad_after; ++k) out[live + k] = T(0);
+  });
+}
+
+template <typename T>
+void ColumnMatrix::col2im_add(const T* col, int64_t ld_col, int64_t n0, int64_t n1, T* x) const {
+  const int64_t stride = g_.stride_w;
+  for_each_run(0, column_rows(g_), n0, n1, [&](const Run& r) {
+    const int64_t live = r.live_end - r.live_begin;
+    if (live == 0) return;
+    const T* in = col + r.row * ld_col + r.column + (r.live_begin - r.ow_begin);
+    T* out = x + r.src_offset + r.live_begin * stride;
+    if (stride == 1) {
+      for (int64_t k = 0; k < live; ++k) out[k] += in[k];
+    } else {
+      for (int64_t k = 0; k < live; ++k) out[k * stride] += in[k];
+    }
+  });
+}
+
+template void ColumnMatrix::im2col<float>(const float*, int64_t, int64_t, int64_t, int64_t,
+                                          float*, int64_t) const;
+template void ColumnMatrix::im2col<double>(const double*, int64_t, int64_t, int64_t, int64_t,
+                                           double*, int64_t) const;
+template void ColumnMatrix::col2im_add<float>(const float*, int64_t, int64_t, int64_t,
+                                              float*) const;
+template void ColumnMatrix::col2im_add<double>(const double*, int64_t, int64_t, int64_t,
+                                               double*) const;
+
+}  // namespace graft::kernels::cpu
