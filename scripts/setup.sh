@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(g++ cmake make googletest libgtest-dev libgmock-dev libbenchmark-dev libstb-dev zlib1g-dev
           dataset-fashion-mnist)
 if [[ "${1:-build}" == "test" ]]; then
-  packages+=(python3 python3-torch python3-torchvision python3-numpy)
+  packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil)
 fi
 
 missing=()
