@@ -88,11 +88,16 @@ void run_layer(benchmark::State& state, Conv2dGeometry g, Pass pass) {
   const int64_t w_size = g.out_channels * g.in_channels_per_group() * g.kernel_h * g.kernel_w;
   std::vector<float> x = random_values(x_size, 1), w = random_values(w_size, 2);
   std::vector<float> y = random_values(y_size, 3);  // dy for the backward passes
-  float* no_bias = nullptr;  // ResNet convolutions have none
+  // ResNet's convolutions have no bias.
+  float* no_bias = nullptr;
   const auto run = [&] {
     switch (pass) {
-      case Pass::forward: cpu::conv2d_forward(g, x.data(), w.data(), no_bias, y.data()); break;
-      case Pass::backward_data: cpu::conv2d_backward_data(g, y.data(), w.data(), x.data()); break;
+      case Pass::forward:
+        cpu::conv2d_forward(g, x.data(), w.data(), no_bias, y.data());
+        break;
+      case Pass::backward_data:
+        cpu::conv2d_backward_data(g, y.data(), w.data(), x.data());
+        break;
       case Pass::backward_weight:
         cpu::conv2d_backward_weight(g, x.data(), y.data(), w.data(), no_bias);
         break;
@@ -103,8 +108,8 @@ void run_layer(benchmark::State& state, Conv2dGeometry g, Pass pass) {
     run();
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2e-9 * double(g.macs()) * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2e-9 * double(g.macs()) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 std::string label(const Conv2dGeometry& g) {
@@ -124,10 +129,13 @@ bool register_all() {
       const Conv2dGeometry g = geometry(layer, batch);
       const std::string name = std::string("conv2d/") + pass_name + "/" + layer.name;
       const std::string text = label(g);
-      benchmark::RegisterBenchmark(name.c_str(), [g, pass, text](benchmark::State& state) {
-        state.SetLabel(text);
-        run_layer(state, g, pass);
-      })->Unit(benchmark::kMillisecond)->UseRealTime();
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [g, pass, text](benchmark::State& state) {
+                                     state.SetLabel(text);
+                                     run_layer(state, g, pass);
+                                   })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
     }
   }
   return true;

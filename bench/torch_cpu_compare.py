@@ -34,10 +34,12 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("bench_conv2d", help="path of the bench_conv2d binary")
     parser.add_argument("--gemm", metavar="BENCH_GEMM",
-                        help="also compare SGEMM: path of the bench_gemm binary (torch.mm and oneDNN's "
-                             "inner product at the same sizes)")
-    parser.add_argument("--filter", default="", help="regex passed to bench_conv2d's --benchmark_filter")
-    parser.add_argument("--repetitions", type=int, default=3, help="runs per benchmark; the best counts")
+                        help="also compare SGEMM: path of the bench_gemm binary (torch.mm and "
+                             "oneDNN's inner product at the same sizes)")
+    parser.add_argument("--filter", default="",
+                        help="regex passed to bench_conv2d's --benchmark_filter")
+    parser.add_argument("--repetitions", type=int, default=3,
+                        help="sweeps over the benchmarks; the best run of each counts")
     parser.add_argument("--min-time", type=float, default=0.3, help="seconds per timed run")
     return parser.parse_args()
 
@@ -131,8 +133,11 @@ def torch_mm_gflops(m, n, k, args):
     a_onednn, b_t_onednn = a.to_mkldnn(), b.t().contiguous().to_mkldnn()
     flops = 2 * m * n * k * 1e-9
     mm = flops / best_seconds(lambda: torch.mm(a, b), 1, args.min_time)
-    onednn = flops / best_seconds(lambda: torch._C._nn.mkldnn_linear(a_onednn, b_t_onednn, None), 1,
-                                  args.min_time)
+
+    def inner_product():
+        return torch._C._nn.mkldnn_linear(a_onednn, b_t_onednn, None)
+
+    onednn = flops / best_seconds(inner_product, 1, args.min_time)
     return mm, onednn
 
 
@@ -163,8 +168,8 @@ def compare_conv2d(args, threads):
         _, pass_name, layer = re.sub(r"/real_time$", "", name).split("/", 2)
         ratio = graft_gflops / torch_gflops
         ratios[pass_name].append(ratio)
-        print(f"| {layer} | {pass_name} | {entry['label']} | {graft_gflops:.1f} | {torch_gflops:.1f} "
-              f"| {ratio:.2f} |")
+        print(f"| {layer} | {pass_name} | {entry['label']} | {graft_gflops:.1f} "
+              f"| {torch_gflops:.1f} | {ratio:.2f} |")
     print("\n| pass | geometric mean of graft / PyTorch |")
     print("|---|---:|")
     for pass_name in PASSES:
@@ -173,7 +178,7 @@ def compare_conv2d(args, threads):
 
 
 def compare_gemm(args, threads):
-    timings = {}  # name -> (torch.mm, oneDNN) GFLOP/s of the latest sweep's best
+    mm_best = {}  # name -> best torch.mm GFLOP/s (the ratio is taken against oneDNN)
 
     def time_torch(name, entry):
         sizes = [int(v) for v in re.findall(r"/(\d+)", name)]
@@ -183,19 +188,19 @@ def compare_gemm(args, threads):
         torch.set_num_threads(int(entry.get("threads", threads)))
         mm, onednn = torch_mm_gflops(m, n, k, args)
         torch.set_num_threads(threads)
-        best_mm, _ = timings.get(name, (0.0, 0.0))
-        timings[name] = (max(best_mm, mm), onednn)
+        mm_best[name] = max(mm_best.get(name, 0.0), mm)
         return onednn
 
     results = interleaved_best(args.gemm, "", args, threads, time_torch)
-    print("\n| SGEMM benchmark | threads | graft GFLOP/s | oneDNN GFLOP/s | ratio | torch.mm GFLOP/s |")
+    print("\n| SGEMM benchmark | threads | graft GFLOP/s | oneDNN GFLOP/s | ratio "
+          "| torch.mm GFLOP/s |")
     print("|---|---:|---:|---:|---:|---:|")
     ratios = []
     for name, entry, graft_gflops, onednn_gflops in results:
         ratio = graft_gflops / onednn_gflops
         ratios.append(ratio)
         print(f"| {name} | {int(entry.get('threads', threads))} | {graft_gflops:.1f} | "
-              f"{onednn_gflops:.1f} | {ratio:.2f} | {timings[name][0]:.1f} |")
+              f"{onednn_gflops:.1f} | {ratio:.2f} | {mm_best[name]:.1f} |")
     print(f"\nSGEMM geometric mean of graft / oneDNN: {geometric_mean(ratios):.2f} "
           "(torch.mm runs the reference BLAS in this torch build)")
 

@@ -12,5 +12,9 @@ struct Command {
 };
 
 int run_selftest(const std::vector<std::string>& args);
+int run_weights(const std::vector<std::string>& args);
+int run_predict(const std::vector<std::string>& args);
+int run_inspect(const std::vector<std::string>& args);
+int run_convert(const std::vector<std::string>& args);
 
 }  // namespace graft::cli

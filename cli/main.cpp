@@ -13,6 +13,10 @@ const std::vector<graft::cli::Command>& commands() {
   static const std::vector<graft::cli::Command> list = {
       {"selftest", "train a small CNN on Fashion-MNIST with graft's own kernels and check it learns",
        graft::cli::run_selftest},
+      {"predict", "classify images with a model and its weights (top-k classes)", graft::cli::run_predict},
+      {"inspect", "show a model's layers, or the tensors of a checkpoint file", graft::cli::run_inspect},
+      {"convert", "rewrite a .pth checkpoint as .safetensors", graft::cli::run_convert},
+      {"weights", "list, fetch and verify the published ImageNet weights", graft::cli::run_weights},
   };
   return list;
 }

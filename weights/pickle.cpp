@@ -1,5 +1,6 @@
 #include "weights/pickle.h"
 
+#include <cstdio>
 #include <cstring>
 
 #include "core/error.h"
@@ -102,9 +103,7 @@ Unpickler::Unpickler(const unsigned char* data, size_t size, std::function<bool(
                      std::string where)
     : data_(data), size_(size), allowed_(std::move(allowed)), where_(std::move(where)) {}
 
-void Unpickler::fail_at(const std::string& what) const {
-  fail(where_, ": ", what, " (pickle opcode at byte ", op_start_, ")");
-}
+void Unpickler::fail_at(const std::string& what) const { fail(where_, ", byte ", op_start_, ": ", what); }
 
 Value* Unpickler::make(Kind kind) {
   if (values_.size() >= kMaxValues) fail_at(concat("the pickle holds more than ", kMaxValues, " values"));
@@ -115,8 +114,8 @@ Value* Unpickler::make(Kind kind) {
 
 void Unpickler::need(size_t n) const {
   if (n > size_ - pos_) {
-    fail_at(concat("truncated pickle: ", n, " more bytes needed at byte ", pos_, " but the data ends at byte ",
-                   size_, " (the file is cut short or damaged)"));
+    fail_at(concat("truncated pickle: ", n, " more bytes needed at byte ", pos_, " but the data ends at byte ", size_,
+                   " (the file is cut short or damaged)"));
   }
 }
 
@@ -148,18 +147,18 @@ std::string_view Unpickler::read_line() {
   return s;
 }
 
-Value* Unpickler::pop() {
-  if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size())) {
+// A MARK fences off the stack below it, as in Python's unpickler.
+Value* Unpickler::top() const {
+  if (stack_.size() <= (marks_.empty() ? 0 : marks_.back())) {
     fail_at("malformed pickle: an opcode needs a value but the stack is empty");
   }
-  Value* v = stack_.back();
-  stack_.pop_back();
-  return v;
+  return stack_.back();
 }
 
-Value* Unpickler::top() const {
-  if (stack_.empty()) fail_at("malformed pickle: an opcode needs a value but the stack is empty");
-  return stack_.back();
+Value* Unpickler::pop() {
+  Value* v = top();
+  stack_.pop_back();
+  return v;
 }
 
 std::vector<Value*> Unpickler::pop_to_mark() {
@@ -201,10 +200,8 @@ void Unpickler::push_integer_bytes(std::string_view bytes) {
   size_t n = bytes.size();
   const bool negative = n > 0 && (static_cast<unsigned char>(bytes[n - 1]) & 0x80);
   const unsigned char fill = negative ? 0xff : 0x00;
-  while (n > 1 && static_cast<unsigned char>(bytes[n - 1]) == fill &
-                      ((static_cast<unsigned char>(bytes[n - 2]) & 0x80) == (fill & 0x80))) {
-    --n;
-  }
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(bytes[i]); };
+  while (n > 1 && byte(n - 1) == fill && ((byte(n - 2) & 0x80) != 0) == negative) --n;
   if (n > 8) {
     Value* v = make(Kind::big_integer);
     v->text = std::string(bytes.substr(0, n));
@@ -242,15 +239,13 @@ void Unpickler::reduce(Value* callable, Value* args) {
   stack_.push_back(v);
 }
 
-void Unpickler::add_to_container(Value* container, const std::vector<Value*>& items) {
-  if (container->is(Kind::list)) {
-    container->items.insert(container->items.end(), items.begin(), items.end());
-  } else if (container->is(Kind::dict)) {
-    if (items.size() % 2 != 0) fail_at("malformed pickle: SETITEMS with a key that has no value");
-    container->items.insert(container->items.end(), items.begin(), items.end());
-  } else {
-    fail_at(concat("malformed pickle: cannot add items to a ", kind_name(container->kind)));
+void Unpickler::extend(Value* container, Kind expected, const std::vector<Value*>& items) {
+  if (!container->is(expected)) {
+    fail_at(concat("malformed pickle: adding items to a ", kind_name(container->kind), " where a ", kind_name(expected),
+                   " was expected"));
   }
+  if (expected == Kind::dict && items.size() % 2 != 0) fail_at("malformed pickle: a dict key has no value");
+  container->items.insert(container->items.end(), items.begin(), items.end());
 }
 
 bool Unpickler::step() {
@@ -267,9 +262,7 @@ bool Unpickler::step() {
       need(std::min<uint64_t>(length, size_ - pos_ + 1));  // a frame longer than the data means a cut file
       break;
     }
-    case STOP:
-      result_ = pop();
-      return false;
+    case STOP: result_ = pop(); return false;
     case MARK: marks_.push_back(stack_.size()); break;
     case POP: pop(); break;
     case POP_MARK: pop_to_mark(); break;
@@ -320,12 +313,12 @@ bool Unpickler::step() {
     case BINBYTES8:
     case BYTEARRAY8: {
       const size_t width = (op == SHORT_BINUNICODE || op == SHORT_BINSTRING || op == SHORT_BINBYTES) ? 1
-                           : (op == BINUNICODE8 || op == BINBYTES8 || op == BYTEARRAY8)             ? 8
-                                                                                                    : 4;
+                           : (op == BINUNICODE8 || op == BINBYTES8 || op == BYTEARRAY8)              ? 8
+                                                                                                     : 4;
       const uint64_t length = read_uint(width);
       need(length);
-      const bool is_text = op == SHORT_BINUNICODE || op == BINUNICODE || op == BINUNICODE8 ||
-                           op == SHORT_BINSTRING || op == BINSTRING;
+      const bool is_text =
+          op == SHORT_BINUNICODE || op == BINUNICODE || op == BINUNICODE8 || op == SHORT_BINSTRING || op == BINSTRING;
       Value* v = make(is_text ? Kind::string : Kind::bytes);
       v->text = std::string(read_bytes(length));
       stack_.push_back(v);
@@ -359,32 +352,29 @@ bool Unpickler::step() {
     case EMPTY_DICT: stack_.push_back(make(Kind::dict)); break;
     case DICT: {
       Value* v = make(Kind::dict);
-      add_to_container(v, pop_to_mark());
+      extend(v, Kind::dict, pop_to_mark());
       stack_.push_back(v);
       break;
     }
     case APPEND: {
       Value* item = pop();
-      add_to_container(top(), {item});
+      extend(top(), Kind::list, {item});
       break;
     }
-    case APPENDS:
+    case APPENDS: {
+      std::vector<Value*> items = pop_to_mark();
+      extend(top(), Kind::list, items);
+      break;
+    }
     case SETITEMS: {
       std::vector<Value*> items = pop_to_mark();
-      Value* container = top();
-      if (container->is(op == APPENDS ? Kind::dict : Kind::list)) {
-        fail_at(concat("malformed pickle: ", op == APPENDS ? "APPENDS" : "SETITEMS", " on a ",
-                       kind_name(container->kind)));
-      }
-      add_to_container(container, items);
+      extend(top(), Kind::dict, items);
       break;
     }
     case SETITEM: {
       Value* value = pop();
       Value* key = pop();
-      Value* container = top();
-      if (!container->is(Kind::dict)) fail_at(concat("malformed pickle: SETITEM on a ", kind_name(container->kind)));
-      add_to_container(container, {key, value});
+      extend(top(), Kind::dict, {key, value});
       break;
     }
 
@@ -416,11 +406,13 @@ bool Unpickler::step() {
     case NEWOBJ_EX: {
       if (op == NEWOBJ_EX) {
         Value* kwargs = pop();
-        if (!kwargs->is(Kind::dict) || !kwargs->items.empty()) fail_at("NEWOBJ_EX with keyword arguments is not supported");
+        if (!kwargs->is(Kind::dict) || !kwargs->items.empty())
+          fail_at("NEWOBJ_EX with keyword arguments is not supported");
       }
       Value* args = pop();
       Value* cls = pop();
-      if (!cls->is(Kind::global) || !args->is(Kind::tuple)) fail_at("malformed pickle: NEWOBJ needs a class and a tuple");
+      if (!cls->is(Kind::global) || !args->is(Kind::tuple))
+        fail_at("malformed pickle: NEWOBJ needs a class and a tuple");
       Value* v = make(Kind::call);
       v->items = {cls, args};
       stack_.push_back(v);
@@ -429,6 +421,9 @@ bool Unpickler::step() {
     case BUILD: {
       Value* state = pop();
       Value* object = top();
+      // nn.Module.state_dict() sets attributes (_metadata: per-module versions) on its
+      // OrderedDict through BUILD; they hold no tensors, so a dict ignores them.
+      if (object->is(Kind::dict)) break;
       if (!object->is(Kind::call) || object->state) {
         fail_at(concat("malformed pickle: BUILD on a ", kind_name(object->kind)));
       }

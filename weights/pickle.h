@@ -66,8 +66,7 @@ class Unpickler {
  public:
   // Reads pickles from [data, data + size). `allowed("module.name")` says which globals a pickle
   // may name. `where` starts every error message (say, the file and the part being read).
-  Unpickler(const unsigned char* data, size_t size, std::function<bool(std::string_view)> allowed,
-            std::string where);
+  Unpickler(const unsigned char* data, size_t size, std::function<bool(std::string_view)> allowed, std::string where);
 
   // Reads the pickle that starts at `offset`; on return `offset` is just past its STOP opcode.
   // The value lives as long as this Unpickler. Errors name the byte where reading stopped.
@@ -94,7 +93,7 @@ class Unpickler {
   void push_integer_bytes(std::string_view little_endian);
   Value* pop_text(const char* what);
   void reduce(Value* callable, Value* args);
-  void add_to_container(Value* container, const std::vector<Value*>& items);
+  void extend(Value* container, Kind expected, const std::vector<Value*>& items);
   bool step();  // executes one opcode; false after STOP
 
   const unsigned char* data_;

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "weights/json.h"
+#include "weights/mapped_file.h"
 
 namespace graft::safetensors {
 namespace {
@@ -37,28 +38,6 @@ DType parse_dtype(const std::string& code, const std::string& path, const std::s
        " which graft does not support (supported: F32, F64, I64, BF16, F16)");
 }
 
-// A read-only view of a whole file, mapped copy-on-write.
-std::shared_ptr<Storage> map_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  GRAFT_CHECK(fd >= 0, path, ": cannot open: ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(path, ": not a regular file");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  void* data = nullptr;
-  if (size > 0) {
-    data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    if (data == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      fail(path, ": cannot memory-map: ", std::strerror(err));
-    }
-  }
-  ::close(fd);
-  return Storage::wrap(data, size, Device::cpu(), [size](void* p) { if (p) ::munmap(p, size); });
-}
 
 }  // namespace
 
@@ -80,7 +59,7 @@ bool File::contains(const std::string& name) const {
 }
 
 File read(const std::string& path) {
-  std::shared_ptr<Storage> mapping = map_file(path);
+  std::shared_ptr<Storage> mapping = weights::map_file(path);
   const size_t size = mapping->bytes();
   const auto* bytes = static_cast<const unsigned char*>(mapping->data());
   GRAFT_CHECK(size >= 8, path, ": truncated safetensors file (", size, " bytes; the 8-byte header length is missing)");
@@ -137,7 +116,7 @@ File read(const std::string& path) {
         t = Tensor(std::move(impl));
       } else {  // unaligned data: copy it out
         t = Tensor::empty(shape, dtype);
-        std::memcpy(t.raw_data(), bytes + absolute, static_cast<size_t>(expected));
+        if (expected > 0) std::memcpy(t.raw_data(), bytes + absolute, static_cast<size_t>(expected));
       }
       by_offset.push_back({static_cast<size_t>(begin), {name, t}});
     } catch (const std::out_of_range&) {

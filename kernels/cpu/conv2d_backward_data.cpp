@@ -99,7 +99,8 @@ void conv2d_backward_data(const Conv2dGeometry& g, const T* dy, const T* w, T* d
   if (is_transposable(g)) {
     const std::unique_ptr<T[]> w_t(new T[g.out_channels * column_rows(g)]);
     transpose_flip_weights(g, w, w_t.get());
-    return conv2d_forward(transposed_geometry(g), dy, w_t.get(), static_cast<const T*>(nullptr), dx);
+    return conv2d_forward(transposed_geometry(g), dy, w_t.get(), static_cast<const T*>(nullptr),
+                          dx);
   }
   const int64_t rows = column_rows(g);
   const ConvTiling t = plan_tiling(g, rows * int64_t(sizeof(T)), num_threads());

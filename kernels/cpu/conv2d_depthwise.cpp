@@ -10,7 +10,9 @@ namespace graft::kernels::cpu {
 namespace {
 
 // Each output channel reads input channel oc / out_channels_per_group (in_channels_per_group == 1).
-int64_t input_channel(const Conv2dGeometry& g, int64_t oc) { return oc / g.out_channels_per_group(); }
+int64_t input_channel(const Conv2dGeometry& g, int64_t oc) {
+  return oc / g.out_channels_per_group();
+}
 
 // The valid output columns of every kernel column j (they do not depend on the row).
 std::vector<ValidRange> valid_columns(const Conv2dGeometry& g) {
@@ -127,11 +129,11 @@ template void depthwise_forward<double>(const Conv2dGeometry&, const double*, co
                                         const double*, double*);
 template void depthwise_backward_data<float>(const Conv2dGeometry&, const float*, const float*,
                                              float*);
-template void depthwise_backward_data<double>(const Conv2dGeometry&, const double*,
-                                              const double*, double*);
+template void depthwise_backward_data<double>(const Conv2dGeometry&, const double*, const double*,
+                                              double*);
 template void depthwise_backward_weight<float>(const Conv2dGeometry&, const float*, const float*,
                                                float*);
-template void depthwise_backward_weight<double>(const Conv2dGeometry&, const double*,
-                                                const double*, double*);
+template void depthwise_backward_weight<double>(const Conv2dGeometry&, const double*, const double*,
+                                                double*);
 
 }  // namespace graft::kernels::cpu

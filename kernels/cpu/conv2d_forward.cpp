@@ -3,9 +3,10 @@
 // Per group, y = w * columns (conv2d_im2col.h), the columns of all images side by side. The
 // weights are packed once into the micro-kernel's A panels. The column matrix is never stored
 // whole: the output columns are cut into tiles of a couple of hundred, and for each block of kc
-// rows a tile gathers its columns from the input straight into the micro-kernel's B panels (a
-// block that stays in L2) before the micro-kernel sweeps the weights over it. This saves the
-// separate im2col pass and the GEMM's repacking of the columns and weights at every call.
+// rows a tile gathers its columns from the input (through a few staging rows that stay in L1)
+// into the micro-kernel's B panels (a block that stays in L2) before the micro-kernel sweeps the
+// weights over it. This saves the separate im2col pass over memory and the GEMM's repacking of
+// the columns and weights at every call.
 //
 // Tiles are independent, so threads split them. Every output element accumulates the same kc
 // blocks in the same order whichever tile or thread computes it, so y does not depend on the
@@ -15,6 +16,7 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <vector>
 
 #include "kernels/conv2d.h"
 #include "kernels/cpu/conv2d_depthwise.h"
@@ -28,25 +30,26 @@ namespace {
 using gemm_detail::Blocking;
 using gemm_detail::Kernel;
 
-// The micro-kernel for T. The B panel width is a compile-time constant so that the panel copies
-// unroll into whole vector moves; it must match the kernel's blocking.
+// The micro-kernel for T. Its register tile (kMr x kNr) is a compile-time constant here so that
+// the packing loops unroll into whole vector moves; it must match the kernel's blocking.
 template <typename T>
 struct MicroKernel;
 
 template <>
 struct MicroKernel<float> {
-  static constexpr int kNr = 16;
+  static constexpr int kMr = 6, kNr = 16;
   static const Kernel<float>& get() {
     return gemm_detail::sgemm_kernel(gemm_detail::best_sgemm_isa());
   }
 };
 
+// gemm.cpp keeps its double kernel private; this is the same portable kernel and blocking.
 template <>
 struct MicroKernel<double> {
-  static constexpr int kNr = 8;
+  static constexpr int kMr = 6, kNr = 8;
   static const Kernel<double>& get() {
-    static const Kernel<double> kernel{"portable", Blocking{6, kNr, 144, 128, 4080},
-                                       gemm_detail::microkernel_portable<double, 6, kNr>};
+    static const Kernel<double> kernel{"portable", Blocking{kMr, kNr, 144, 128, 4080},
+                                       gemm_detail::microkernel_portable<double, kMr, kNr>};
     return kernel;
   }
 };
@@ -77,44 +80,64 @@ struct Problem {
   const Conv2dGeometry& g;
   const Blocking& bl;
   const ColumnMatrix& matrix;
-  int64_t m;             // output channels per group: rows of C
-  int64_t m_padded;      // m rounded up to whole A panels
-  int64_t depth;         // column_rows(g): the reduction
-  int64_t out_plane;     // columns per image
-  int64_t columns;       // columns per group: batch * out_plane
-  int64_t tile_columns;  // a whole number of B panels, but for the last tile
-  int64_t tiles;         // per group
+  int64_t m = 0;             // output channels per group: rows of C
+  int64_t m_padded = 0;      // m rounded up to whole A panels
+  int64_t depth = 0;         // column_rows(g): the reduction
+  int64_t out_plane = 0;     // columns per image
+  int64_t columns = 0;       // columns per group: batch * out_plane
+  int64_t tile_columns = 0;  // a whole number of B panels, but for the last tile
+  int64_t tiles = 0;         // per group
+  int64_t row_blocks = 1;    // > 1 when there are too few tiles to go round the threads
+};
+
+// One work item: output rows [m0, m1) x columns [c0, c1) of one group.
+struct TileWork {
+  int64_t group, c0, c1, m0, m1;
 };
 
 template <typename T, int NR>
-Problem<T> make_problem(const Conv2dGeometry& g, const Blocking& bl, const ColumnMatrix& matrix) {
-  const int64_t m = g.out_channels_per_group(), depth = column_rows(g);
-  const int64_t out_plane = g.out_h() * g.out_w(), columns = g.batch * out_plane;
-  const int64_t kc = std::max<int64_t>(1, std::min(bl.kc, depth));
-  const int64_t tile_columns = std::min(std::max<int64_t>(NR, kTileBytes / (kc * int64_t(sizeof(T))) / NR * NR),
-                                        std::max<int64_t>(columns, 1));
-  return {g, bl, matrix, m, round_up(m, bl.mr), depth, out_plane, columns, tile_columns,
-          (columns + tile_columns - 1) / tile_columns};
+Problem<T> make_problem(const Conv2dGeometry& g, const Blocking& bl, const ColumnMatrix& matrix,
+                        int threads) {
+  Problem<T> pr{g, bl, matrix};
+  pr.m = g.out_channels_per_group();
+  pr.m_padded = round_up(pr.m, bl.mr);
+  pr.depth = column_rows(g);
+  pr.out_plane = g.out_h() * g.out_w();
+  pr.columns = g.batch * pr.out_plane;
+  const int64_t kc = std::max<int64_t>(1, std::min(bl.kc, pr.depth));
+  const int64_t fitting = kTileBytes / (kc * int64_t(sizeof(T))) / NR * NR;
+  pr.tile_columns = std::min(std::max<int64_t>(NR, fitting), std::max<int64_t>(pr.columns, 1));
+  pr.tiles = (pr.columns + pr.tile_columns - 1) / pr.tile_columns;
+  // Small problems (one image, small output) also split the output channels among threads.
+  const int64_t items = g.groups * pr.tiles;
+  if (items < threads) {
+    pr.row_blocks =
+        std::max<int64_t>(1, std::min((threads + items - 1) / items, pr.m_padded / bl.mr));
+  }
+  return pr;
 }
 
 // Packs every group's weights into A panels: the block of group `gr` covering depth [pc, pc + kc)
 // starts at (gr * depth + pc) * m_padded, and in it the panel of rows [r, r + mr) at r * kc,
 // stored panel[p * mr + i] (rows past m are zero).
-template <typename T>
+template <typename T, int MR>
 void pack_weights(const Problem<T>& pr, const T* w, T* packed) {
-  const Blocking& bl = pr.bl;
-  const int64_t panels = pr.m_padded / bl.mr;
+  const int64_t panels = pr.m_padded / MR;
   parallel_for(0, pr.g.groups * panels, 8, [&](int64_t first, int64_t last) {
     for (int64_t item = first; item < last; ++item) {
-      const int64_t group = item / panels, r = item % panels * bl.mr;
-      const int64_t live = std::min<int64_t>(bl.mr, pr.m - r);
-      const T* w_rows = w + (group * pr.m + r) * pr.depth;
-      for (int64_t pc = 0; pc < pr.depth; pc += bl.kc) {
-        const int64_t kc = std::min(bl.kc, pr.depth - pc);
+      const int64_t group = item / panels, r = item % panels * MR;
+      const int64_t live = std::min<int64_t>(MR, pr.m - r);
+      // The panel's rows; missing ones read a row of zeros.
+      const T* rows[MR];
+      const std::vector<T> zeros(live < MR ? pr.depth : 0, T(0));
+      for (int i = 0; i < MR; ++i) {
+        rows[i] = i < live ? w + (group * pr.m + r + i) * pr.depth : zeros.data();
+      }
+      for (int64_t pc = 0; pc < pr.depth; pc += pr.bl.kc) {
+        const int64_t kc = std::min(pr.bl.kc, pr.depth - pc);
         T* panel = packed + (group * pr.depth + pc) * pr.m_padded + r * kc;
-        for (int64_t i = 0; i < bl.mr; ++i) {
-          const T* w_row = w_rows + i * pr.depth + pc;
-          for (int64_t p = 0; p < kc; ++p) panel[p * bl.mr + i] = i < live ? w_row[p] : T(0);
+        for (int64_t p = 0; p < kc; ++p) {
+          for (int i = 0; i < MR; ++i) panel[p * MR + i] = rows[i][pc + p];
         }
       }
     }
@@ -174,13 +197,27 @@ struct TileBuffers {
   std::unique_ptr<T[], FreeDeleter> panels, staging, straddling_c;
 };
 
-// Computes columns [c0, c1) of group `group`'s output: y (+ bias).
+// Work item `item`: items run over groups, then tiles, then row blocks.
+template <typename T>
+TileWork tile_work(const Problem<T>& pr, int64_t item) {
+  const int64_t row_block = item % pr.row_blocks, tile = item / pr.row_blocks % pr.tiles;
+  const int64_t panels = pr.m_padded / pr.bl.mr;
+  TileWork work;
+  work.group = item / pr.row_blocks / pr.tiles;
+  work.c0 = tile * pr.tile_columns;
+  work.c1 = std::min(work.c0 + pr.tile_columns, pr.columns);
+  work.m0 = panels * row_block / pr.row_blocks * pr.bl.mr;
+  work.m1 = std::min(panels * (row_block + 1) / pr.row_blocks * pr.bl.mr, pr.m);
+  return work;
+}
+
+// Computes one work item of the output: y (+ bias).
 template <typename T, int NR>
-void forward_tile(const Problem<T>& pr, const Kernel<T>& kernel, const T* packed_w,
-                  const T* x, const T* bias, T* y, int64_t group, int64_t c0, int64_t c1,
-                  TileBuffers<T>& buf) {
+void forward_tile(const Problem<T>& pr, const Kernel<T>& kernel, const T* packed_w, const T* x,
+                  const T* bias, T* y, const TileWork& work, TileBuffers<T>& buf) {
   const Conv2dGeometry& g = pr.g;
   const Blocking& bl = pr.bl;
+  const int64_t group = work.group, c0 = work.c0, c1 = work.c1, m0 = work.m0, m1 = work.m1;
   const int64_t n = c1 - c0;
   const int64_t in_plane = g.in_h * g.in_w;
   const T* x_group = x + group * g.in_channels_per_group() * in_plane;
@@ -203,13 +240,13 @@ void forward_tile(const Problem<T>& pr, const Kernel<T>& kernel, const T* packed
     pack_tile<T, NR>(pr, x_group, c0, c1, pc, pc + kc, buf.staging.get(), buf.panels.get());
     const T* a_block = packed_w + (group * pr.depth + pc) * pr.m_padded;
     const T beta = pc == 0 ? T(0) : T(1);
-    for (int64_t ic = 0; ic < pr.m; ic += bl.mc) {
-      const int64_t ic_end = std::min(ic + bl.mc, pr.m);
+    for (int64_t ic = m0; ic < m1; ic += bl.mc) {
+      const int64_t ic_end = std::min(ic + bl.mc, m1);
       for (int64_t jr = 0; jr < n; jr += NR) {
         const int nr = static_cast<int>(std::min<int64_t>(NR, n - jr));
         const T* b_panel = buf.panels.get() + jr * kc;
         for (int64_t ir = ic; ir < ic_end; ir += bl.mr) {
-          const int mr = static_cast<int>(std::min<int64_t>(bl.mr, pr.m - ir));
+          const int mr = static_cast<int>(std::min<int64_t>(bl.mr, m1 - ir));
           kernel.run(kc, a_block + ir * kc, b_panel, c + ir * ldc + jr, ldc, T(1), beta, mr, nr);
         }
       }
@@ -219,7 +256,7 @@ void forward_tile(const Problem<T>& pr, const Kernel<T>& kernel, const T* packed
   const T* bias_group = bias ? bias + group * pr.m : nullptr;
   if (!straddles) {
     if (bias_group) {
-      for (int64_t r = 0; r < pr.m; ++r) {
+      for (int64_t r = m0; r < m1; ++r) {
         for (int64_t k = 0; k < n; ++k) c[r * ldc + k] += bias_group[r];
       }
     }
@@ -229,7 +266,7 @@ void forward_tile(const Problem<T>& pr, const Kernel<T>& kernel, const T* packed
   for (int64_t b = image; b * pr.out_plane < c1; ++b) {
     const int64_t n0 = std::max(c0, b * pr.out_plane), n1 = std::min(c1, (b + 1) * pr.out_plane);
     T* y_rows = y + (b * g.out_channels + group * pr.m) * pr.out_plane + (n0 - b * pr.out_plane);
-    for (int64_t r = 0; r < pr.m; ++r) {
+    for (int64_t r = m0; r < m1; ++r) {
       const T add = bias_group ? bias_group[r] : T(0);
       const T* from = c + r * ldc + (n0 - c0);
       for (int64_t k = 0; k < n1 - n0; ++k) y_rows[r * pr.out_plane + k] = from[k] + add;
@@ -242,32 +279,30 @@ void forward_tile(const Problem<T>& pr, const Kernel<T>& kernel, const T* packed
 template <typename T>
 void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   if (g.in_channels_per_group() == 1) return depthwise_forward(g, x, w, bias, y);
-  constexpr int NR = MicroKernel<T>::kNr;
+  constexpr int MR = MicroKernel<T>::kMr, NR = MicroKernel<T>::kNr;
   const Kernel<T>& kernel = MicroKernel<T>::get();
-  if (kernel.blocking.nr != NR) {
-    throw std::logic_error("conv2d_forward: the micro-kernel's panel width changed");
+  if (kernel.blocking.mr != MR || kernel.blocking.nr != NR) {
+    throw std::logic_error("conv2d_forward: the micro-kernel's tile shape changed");
   }
   const ColumnMatrix matrix(g);
-  const Problem<T> pr = make_problem<T, NR>(g, kernel.blocking, matrix);
+  const Problem<T> pr = make_problem<T, NR>(g, kernel.blocking, matrix, num_threads());
   if (pr.columns == 0) return;
 
   const auto packed_w = aligned_buffer<T>(g.groups * pr.depth * pr.m_padded);
-  pack_weights(pr, w, packed_w.get());
+  pack_weights<T, MR>(pr, w, packed_w.get());
 
-  parallel_for(0, g.groups * pr.tiles, 1, [&](int64_t first, int64_t last) {
+  parallel_for(0, g.groups * pr.tiles * pr.row_blocks, 1, [&](int64_t first, int64_t last) {
     TileBuffers<T> buf;
     buf.panels = aligned_buffer<T>(std::min(pr.bl.kc, pr.depth) * round_up(pr.tile_columns, NR));
     buf.staging = aligned_buffer<T>(kStagingRows * pr.tile_columns);
     for (int64_t item = first; item < last; ++item) {
-      const int64_t group = item / pr.tiles, tile = item % pr.tiles;
-      const int64_t c0 = tile * pr.tile_columns, c1 = std::min(c0 + pr.tile_columns, pr.columns);
-      forward_tile<T, NR>(pr, kernel, packed_w.get(), x, bias, y, group, c0, c1, buf);
+      forward_tile<T, NR>(pr, kernel, packed_w.get(), x, bias, y, tile_work(pr, item), buf);
     }
   });
 }
 
-template void conv2d_forward<float>(const Conv2dGeometry&, const float*, const float*,
-                                    const float*, float*);
+template void conv2d_forward<float>(const Conv2dGeometry&, const float*, const float*, const float*,
+                                    float*);
 template void conv2d_forward<double>(const Conv2dGeometry&, const double*, const double*,
                                      const double*, double*);
 

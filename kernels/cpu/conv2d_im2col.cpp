@@ -19,7 +19,7 @@ struct Run {
 }  // namespace
 
 ColumnMatrix::ColumnMatrix(const Conv2dGeometry& g)
-    : g_(g), valid_rows_(g.kernel_h), valid_cols_(g.kernel_w) {
+    : g_(g), pointwise_(is_pointwise(g)), valid_rows_(g.kernel_h), valid_cols_(g.kernel_w) {
   for (int64_t i = 0; i < g.kernel_h; ++i) {
     valid_rows_[i] = valid_outputs(i * g.dilation_h - g.pad_h, g.stride_h, g.in_h, g.out_h());
   }
@@ -65,6 +65,13 @@ void ColumnMatrix::for_each_run(int64_t r0, int64_t r1, int64_t n0, int64_t n1,
 template <typename T>
 void ColumnMatrix::im2col(const T* x, int64_t r0, int64_t r1, int64_t n0, int64_t n1, T* col,
                           int64_t ld_col) const {
+  if (pointwise_) {
+    const int64_t in_plane = g_.in_h * g_.in_w;
+    for (int64_t r = r0; r < r1; ++r) {
+      std::copy(x + r * in_plane + n0, x + r * in_plane + n1, col + (r - r0) * ld_col);
+    }
+    return;
+  }
   const int64_t stride = g_.stride_w;
   for_each_run(r0, r1, n0, n1, [&](const Run& r) {
     // Runs are short (an output row at most), so plain loops beat library calls here.
@@ -101,8 +108,8 @@ void ColumnMatrix::col2im_add(const T* col, int64_t ld_col, int64_t n0, int64_t 
   });
 }
 
-template void ColumnMatrix::im2col<float>(const float*, int64_t, int64_t, int64_t, int64_t,
-                                          float*, int64_t) const;
+template void ColumnMatrix::im2col<float>(const float*, int64_t, int64_t, int64_t, int64_t, float*,
+                                          int64_t) const;
 template void ColumnMatrix::im2col<double>(const double*, int64_t, int64_t, int64_t, int64_t,
                                            double*, int64_t) const;
 template void ColumnMatrix::col2im_add<float>(const float*, int64_t, int64_t, int64_t,

@@ -61,6 +61,7 @@ class ColumnMatrix {
   void for_each_run(int64_t r0, int64_t r1, int64_t n0, int64_t n1, Visit&& visit) const;
 
   Conv2dGeometry g_;
+  bool pointwise_;                      // every row is an input channel, read straight
   std::vector<ValidRange> valid_rows_;  // per kernel row i: the output rows it sees input at
   std::vector<ValidRange> valid_cols_;  // per kernel column j: likewise for output columns
 };

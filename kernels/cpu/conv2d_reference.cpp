@@ -36,7 +36,7 @@ void conv2d_forward_reference(const Conv2dGeometry& g, const T* x, const T* w, c
 
 template void conv2d_forward_reference<float>(const Conv2dGeometry&, const float*, const float*,
                                               const float*, float*);
-template void conv2d_forward_reference<double>(const Conv2dGeometry&, const double*,
-                                               const double*, const double*, double*);
+template void conv2d_forward_reference<double>(const Conv2dGeometry&, const double*, const double*,
+                                               const double*, double*);
 
 }  // namespace graft::kernels::cpu

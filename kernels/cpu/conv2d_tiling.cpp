@@ -29,7 +29,8 @@ ConvTiling plan_tiling(const Conv2dGeometry& g, int64_t bytes_per_column, int th
   ConvTiling t;
   t.batch = g.batch;
   t.columns_per_image = g.out_h() * g.out_w();
-  const int64_t tile_columns = std::max(kMinTileColumns, kTileBytes / std::max<int64_t>(bytes_per_column, 1));
+  const int64_t tile_columns =
+      std::max(kMinTileColumns, kTileBytes / std::max<int64_t>(bytes_per_column, 1));
 
   if (t.columns_per_image >= tile_columns / 2 || g.batch == 1) {
     t.units = g.batch;

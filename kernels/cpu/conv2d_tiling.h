@@ -1,5 +1,6 @@
 #pragma once
-// How the CPU convolution kernels cut a batch into GEMM calls and spread them over threads.
+// How the GEMM-based convolution passes (the weight gradient, and the input gradient of strided
+// convolutions) cut a batch into GEMM calls and spread them over threads.
 //
 // Per group, the work is a product whose columns are the output positions of every image. The
 // batch is cut into units, consecutive runs of images that one thread handles from start to end:
@@ -21,8 +22,8 @@ struct ConvTiling {
   int64_t batch = 1;
   int64_t columns_per_image = 1;  // out_h * out_w
   int64_t units = 1;
-  int64_t parts_per_image = 1;    // > 1 only when every unit is one image
-  int workers = 1;                // threads that take units; 1: units in sequence, GEMMs threaded
+  int64_t parts_per_image = 1;  // > 1 only when every unit is one image
+  int workers = 1;              // threads that take units; 1: units in sequence, GEMMs threaded
 
   int64_t image_begin(int64_t unit) const { return batch * unit / units; }
   int64_t image_end(int64_t unit) const { return batch * (unit + 1) / units; }

@@ -1,5 +1,7 @@
 #pragma once
-// Internals of the CPU GEMM shared by gemm.cpp, the per-ISA micro-kernel files and the tests.
+// The CPU GEMM's micro-kernel interface, shared by gemm.cpp, the per-ISA micro-kernel files, the
+// tests, and the convolution kernels (conv2d_forward.cpp packs its own panels and calls the
+// micro-kernels directly, so a change of tile shape or signature here must be made there too).
 //
 // The blocked driver (gemm.cpp) packs op(A) into panels of MR rows and op(B) into panels of NR
 // columns, both stored k-major (panel[p * MR + i]) and zero-padded to full width, then calls a

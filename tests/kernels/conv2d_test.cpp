@@ -3,10 +3,12 @@
 //  - backward_data / backward_weight against a naive scatter loop (double accumulation) and
 //    against the adjoint identities <conv(x, w), dy> = <x, dx> = <w, dw>;
 //  - bit-identical results on repeated runs with the same thread count.
-// Each shape runs on 1 and on 3 threads (3 splits units unevenly on purpose).
+// Each shape runs on 1 and on 3 threads (3 threads split the work unevenly on purpose).
 // Tolerances: |actual - expected| <= tol * (1 + |expected|), tol = 1e-4 (float) or 1e-10
 // (double), with inputs uniform in [-1, 1]; adjoint identities to 1e-5 (float) or 1e-12 (double)
 // of the Cauchy-Schwarz bound |a| |b|.
+#include "kernels/conv2d.h"
+
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "kernels/conv2d.h"
 #include "kernels/cpu/parallel.h"
 
 namespace graft::kernels::cpu {
@@ -45,7 +46,8 @@ const std::vector<Shape>& shapes() {
       {"dilation2", geometry(2, 4, 6, 11, 10, 3, 3, 1, 1, 2, 2, 2, 2), false},
       {"groups2", geometry(3, 6, 4, 8, 9, 3, 3, 1, 1, 1, 1, 1, 1, 2), true},
       {"depthwise", geometry(3, 5, 5, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 5), true},
-      {"depthwise_multiplier2_stride2", geometry(2, 4, 8, 10, 11, 3, 3, 2, 2, 1, 1, 1, 1, 4), false},
+      {"depthwise_multiplier2_stride2", geometry(2, 4, 8, 10, 11, 3, 3, 2, 2, 1, 1, 1, 1, 4),
+       false},
       {"single_input_channel", geometry(2, 1, 6, 8, 8, 3, 3), true},
       {"output_size1", geometry(3, 4, 6, 5, 5, 5, 5), true},
       {"downsample_1x1_stride2", geometry(3, 8, 12, 9, 9, 1, 1, 2, 2), false},
@@ -59,6 +61,9 @@ const std::vector<Shape>& shapes() {
       {"small_images_batched", geometry(6, 16, 24, 5, 5, 3, 3, 1, 1, 1, 1), true},
       {"small_pointwise_batched", geometry(6, 32, 24, 6, 6, 1, 1), true},
       {"grouped_small_images_batched", geometry(5, 8, 12, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2), false},
+      // Fewer output tiles than threads: the output channels are split among threads too.
+      {"one_image_split_channels", geometry(1, 8, 30, 6, 5, 3, 3, 1, 1, 1, 1), true},
+      {"two_images_split_channels", geometry(2, 16, 24, 4, 4, 3, 3, 1, 1, 1, 1), true},
   };
   return all;
 }
@@ -132,10 +137,9 @@ void expect_close(const std::vector<T>& actual, const std::vector<E>& expected, 
       if (bad++ == 0) first_bad = static_cast<int64_t>(i);
     }
   }
-  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << actual.size()
-                    << " elements off; first at " << first_bad << ": "
-                    << (first_bad >= 0 ? double(actual[first_bad]) : 0.0) << " vs "
-                    << (first_bad >= 0 ? double(expected[first_bad]) : 0.0);
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << actual.size() << " elements off; first at "
+                    << first_bad << ": " << (first_bad >= 0 ? double(actual[first_bad]) : 0.0)
+                    << " vs " << (first_bad >= 0 ? double(expected[first_bad]) : 0.0);
 }
 
 template <typename A, typename B>

@@ -1,0 +1,15 @@
+#pragma once
+// Everything in nn/: Module, Parameter, the layers and the model summary.
+#include "nn/batch_norm2d.h"
+#include "nn/conv2d.h"
+#include "nn/default_init.h"
+#include "nn/dropout.h"
+#include "nn/flatten.h"
+#include "nn/identity.h"
+#include "nn/linear.h"
+#include "nn/module.h"
+#include "nn/parameter.h"
+#include "nn/pooling.h"
+#include "nn/relu.h"
+#include "nn/sequential.h"
+#include "nn/summary.h"
