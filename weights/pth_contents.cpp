@@ -211,6 +211,21 @@ std::string as_key(const Value& v, const std::string& what) {
   return as_str(v, what);
 }
 
+std::string record_storage(const std::vector<Value*>& fields, Contents& out, const char* not_a_storage) {
+  GRAFT_CHECK(fields[0]->is(Kind::string) && fields[0]->text == "storage", not_a_storage);
+  const ElementType* type = fields[1]->is(Kind::global) ? element_type(fields[1]->text) : nullptr;
+  GRAFT_CHECK(type, "a storage's persistent id does not name a storage type");
+  const std::string key = as_key(*fields[2], "a storage key");
+  const int64_t numel = as_int(*fields[4], "a storage's size");
+  GRAFT_CHECK(numel >= 0 && numel <= kMaxElements, "storage '", key, "' has an absurd size ", numel);
+  StorageRecord& record = out.storages[key];
+  GRAFT_CHECK(!record.type || (record.type == type && record.numel == numel), "storage '", key,
+              "' is described twice, differently");
+  record.type = type;
+  record.numel = numel;
+  return key;
+}
+
 PersistentIds::StorageRef PersistentIds::storage(const Value&) {
   fail("a tensor record names a storage, which this layout does not do");
 }

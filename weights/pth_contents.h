@@ -94,6 +94,11 @@ Shape as_int_tuple(const pickle::Value& v, const std::string& what);
 // A storage key as a string: torch writes them as str or int.
 std::string as_key(const pickle::Value& v, const std::string& what);
 
+// Reads the fields a storage's persistent id starts with, ('storage', type, key, location, numel),
+// records the storage in `out` and returns its key. `not_a_storage` is the error when the id names
+// something else.
+std::string record_storage(const std::vector<pickle::Value*>& fields, Contents& out, const char* not_a_storage);
+
 // The layout readers. Each fills `out` as it goes and throws at the first problem, so that what
 // was read before the problem stays in `out` for inspect_pth.
 void read_zip(const unsigned char* bytes, size_t size, const std::string& path, Contents& out);

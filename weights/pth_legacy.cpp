@@ -26,18 +26,9 @@ class LegacyIds : public PersistentIds {
 
   StorageRef storage(const pickle::Value& id) override {
     const auto& fields = as_tuple(id, 6, "a storage's persistent id");
-    GRAFT_CHECK(fields[0]->is(pickle::Kind::string) && fields[0]->text == "storage",
-                "a persistent id is not a storage (a pickled nn.Module? save model.state_dict() instead)");
-    const ElementType* type = fields[1]->is(pickle::Kind::global) ? element_type(fields[1]->text) : nullptr;
-    GRAFT_CHECK(type, "a storage's persistent id does not name a storage type");
-    const std::string key = as_key(*fields[2], "a storage key");
-    const int64_t numel = as_int(*fields[4], "a storage's size");
-    GRAFT_CHECK(numel >= 0 && numel <= kMaxElements, "storage '", key, "' has an absurd size ", numel);
-    StorageRecord& record = out_.storages[key];
-    GRAFT_CHECK(!record.type || (record.type == type && record.numel == numel), "storage '", key,
-                "' is described twice, differently");
-    record.type = type;
-    record.numel = numel;
+    const std::string key = record_storage(
+        fields, out_, "a persistent id is not a storage (a pickled nn.Module? save model.state_dict() instead)");
+    const int64_t numel = out_.storages[key].numel;
     if (fields[5]->is(pickle::Kind::none)) return {key, 0};
     // A view (torch < 1.0): its tensors index the root storage from the view's offset.
     const auto& view = as_tuple(*fields[5], 3, "a storage view");

@@ -16,19 +16,7 @@ class ZipIds : public PersistentIds {
 
   StorageRef storage(const pickle::Value& id) override {
     const auto& fields = as_tuple(id, 5, "a storage's persistent id");
-    GRAFT_CHECK(fields[0]->is(pickle::Kind::string) && fields[0]->text == "storage",
-                "a persistent id is not a storage");
-    const ElementType* type = fields[1]->is(pickle::Kind::global) ? element_type(fields[1]->text) : nullptr;
-    GRAFT_CHECK(type, "a storage's persistent id does not name a storage type");
-    const std::string key = as_key(*fields[2], "a storage key");
-    const int64_t numel = as_int(*fields[4], "a storage's size");
-    GRAFT_CHECK(numel >= 0 && numel <= kMaxElements, "storage '", key, "' has an absurd size ", numel);
-    StorageRecord& record = out_.storages[key];
-    GRAFT_CHECK(!record.type || (record.type == type && record.numel == numel), "storage '", key,
-                "' is described twice, differently");
-    record.type = type;
-    record.numel = numel;
-    return {key, 0};
+    return {record_storage(fields, out_, "a persistent id is not a storage"), 0};
   }
 
  private:

@@ -12,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "models/registry.h"
+#include "tests/support/process.h"
 #include "tests/support/torch_oracle.h"
 #include "weights/json.h"
 
@@ -23,14 +24,7 @@ namespace fs = std::filesystem;
 const fs::path kImages = fs::path(GRAFT_SOURCE_DIR) / ".." / "shared" / "data" / "images";
 const std::vector<std::string> kPhotos = {"koala.jpg", "giant_panda.jpg", "strawberry_0.jpg"};
 
-int run(const std::string& command, std::string* output) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
-  return ::pclose(pipe);
-}
+using testing::run_command;
 
 std::vector<int64_t> top5(const std::vector<double>& logits) {
   std::vector<int64_t> order(logits.size());
@@ -52,7 +46,7 @@ TEST_P(PredictParity, MatchesTorchvisionInEveryLayout) {
                         model + " " + dir.string();
   for (const std::string& photo : kPhotos) command += " " + (kImages / photo).string();
   std::string log;
-  ASSERT_EQ(run(command, &log), 0) << log;
+  ASSERT_EQ(run_command(command, &log), 0) << log;
 
   std::ifstream in(dir / (model + ".json"));
   const json::Value reference = json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
@@ -62,7 +56,7 @@ TEST_P(PredictParity, MatchesTorchvisionInEveryLayout) {
   for (const std::string layout : {"zip", "legacy", "tar"}) {
     const fs::path weights = dir / (model + "." + layout + ".pth");
     std::string output;
-    const int status = run(std::string(GRAFT_BINARY) + " predict --model " + model + " --weights " +
+    const int status = run_command(std::string(GRAFT_BINARY) + " predict --model " + model + " --weights " +
                                weights.string() + " --preprocess none --topk 1000 --json" + images, &output);
     ASSERT_EQ(status, 0) << layout << ": " << output;
     size_t lines = 0;

@@ -9,22 +9,13 @@
 
 #include "core/rng.h"
 #include "tests/support/compare.h"
+#include "tests/support/process.h"
 #include "weights/safetensors.h"
 
 namespace graft::testing {
 namespace {
 
 constexpr const char* kPython = "/usr/bin/python3";
-
-// Runs `command` through the shell; returns its exit status and puts stdout+stderr in `output`.
-int run_command(const std::string& command, std::string* output) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
-  return ::pclose(pipe);
-}
 
 std::string fresh_case_dir() {
   static int counter = 0;

@@ -1,0 +1,17 @@
+#include "tests/support/process.h"
+
+#include <array>
+#include <cstdio>
+
+namespace graft::testing {
+
+int run_command(const std::string& command, std::string* output) {
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
+  return ::pclose(pipe);
+}
+
+}  // namespace graft::testing

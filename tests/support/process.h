@@ -1,0 +1,10 @@
+#pragma once
+// Runs a shell command for a test: returns its exit status and appends its stdout and stderr to
+// `output`.
+#include <string>
+
+namespace graft::testing {
+
+int run_command(const std::string& command, std::string* output);
+
+}  // namespace graft::testing
