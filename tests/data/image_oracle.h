@@ -13,20 +13,11 @@
 #include "core/tensor.h"
 #include "data/image.h"
 #include "gtest/gtest.h"
+#include "tests/support/process.h"
 
 namespace graft::testing {
 
 inline constexpr const char* kOraclePython = "/usr/bin/python3";
-
-// Runs `command` through the shell; returns its exit status, stdout and stderr in `output`.
-inline int run_shell(const std::string& command, std::string* output) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
-  return ::pclose(pipe);
-}
 
 // Whether /usr/bin/python3 has the packages `modules` (e.g. "PIL, numpy, torchvision"); else why not.
 // Looks them up without importing them: importing torchvision takes seconds.
@@ -37,7 +28,7 @@ inline bool python_modules_available(const std::string& modules, std::string* re
   std::string output;
   if (!std::filesystem::exists(kOraclePython)) {
     output = "Python itself";
-  } else if (run_shell(std::string(kOraclePython) + " -c \"" + check + "\"", &output) == 0) {
+  } else if (run_command(std::string(kOraclePython) + " -c \"" + check + "\"", &output) == 0) {
     return true;
   }
   while (!output.empty() && output.back() == '\n') output.pop_back();
@@ -99,12 +90,12 @@ inline bool run_reference(const std::vector<ReferenceJob>& jobs, const std::stri
   std::ofstream out(jobs_path);
   for (const auto& job : jobs) out << job.input << '\t' << job.expression << '\t' << job.output << '\n';
   out.close();
-  return run_shell(std::string(kOraclePython) + " " + oracle_script() + " run " + jobs_path, log) == 0;
+  return run_command(std::string(kOraclePython) + " " + oracle_script() + " run " + jobs_path, log) == 0;
 }
 
 // Writes the synthetic test images (see make_images() in the script) into `dir`.
 inline bool make_reference_images(const std::string& dir, std::string* log) {
-  return run_shell(std::string(kOraclePython) + " " + oracle_script() + " make-images " + dir, log) == 0;
+  return run_command(std::string(kOraclePython) + " " + oracle_script() + " make-images " + dir, log) == 0;
 }
 
 inline std::vector<float> read_floats(const std::string& path) {
