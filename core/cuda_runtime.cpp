@@ -56,6 +56,22 @@ void release(void* ptr, int device) {
   cudaFree(ptr);
 }
 
+void* allocate_pinned(size_t bytes) {
+  GRAFT_CHECK(device_count() > 0, "pinned host memory needs a CUDA GPU, and none is available; turn pin_memory off");
+  void* ptr = nullptr;
+  const cudaError_t status = cudaHostAlloc(&ptr, bytes, cudaHostAllocDefault);
+  if (status == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    fail("cannot allocate ", bytes >> 20, " MiB of pinned host memory; reduce the batch size or turn pin_memory off");
+  }
+  check(status, "cudaHostAlloc");
+  return ptr;
+}
+
+void release_pinned(void* ptr) {
+  if (ptr) cudaFreeHost(ptr);
+}
+
 void copy(void* dst, const void* src, size_t bytes, CopyKind kind, int device) {
   check(cudaSetDevice(device), "cudaSetDevice");
   const cudaMemcpyKind k = kind == CopyKind::host_to_device   ? cudaMemcpyHostToDevice
@@ -80,6 +96,8 @@ int device_count() { return 0; }
 void check_device(int) { no_cuda(); }
 void* allocate(size_t, int) { no_cuda(); }
 void release(void*, int) {}
+void* allocate_pinned(size_t) { no_cuda(); }
+void release_pinned(void*) {}
 void copy(void*, const void*, size_t, CopyKind, int) { no_cuda(); }
 
 #endif

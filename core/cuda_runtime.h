@@ -1,5 +1,6 @@
 #pragma once
-// The thin layer over the CUDA runtime that core needs: device count, allocation and copies.
+// The thin layer over the CUDA runtime that core needs: device count, allocation (device and pinned
+// host memory) and copies.
 // In a build without CUDA every call except device_count() raises an Error that says so.
 #include <cstddef>
 
@@ -13,6 +14,11 @@ void check_device(int index);
 
 void* allocate(size_t bytes, int device);
 void release(void* ptr, int device);
+
+// Page-locked (pinned) host memory, which the GPU reads by DMA: copies from it to a device are
+// faster and can run asynchronously. Needs a CUDA build and a GPU; release_pinned(nullptr) is a no-op.
+void* allocate_pinned(size_t bytes);
+void release_pinned(void* ptr);
 
 enum class CopyKind { host_to_device, device_to_host, device_to_device };
 void copy(void* dst, const void* src, size_t bytes, CopyKind kind, int device);

@@ -13,6 +13,9 @@ struct ModelOptions {
   // (ResNet-50/101/152) or [N, 4096] (VGG: the output of classifier.4, the second ReLU, so
   // classifier.5 and classifier.6 are absent). num_classes is then unused.
   bool headless = false;
+  // Channels of the input images: 1 for grayscale such as Fashion-MNIST. Only the small ResNets
+  // (models/small_resnet.h) take other than 3; the torchvision architectures reject it.
+  int64_t in_channels = 3;
   // Draws the initial weights during construction only; null means default_generator().
   Generator* generator = nullptr;
   // false: skip the random initialization and leave weights at zero, for a model whose state is

@@ -21,17 +21,25 @@ BatchNorm2d::BatchNorm2d(int64_t num_features, BatchNorm2dOptions options)
   }
 }
 
+void BatchNorm2d::set_stats_frozen(bool frozen) {
+  GRAFT_CHECK(!frozen || options_.track_running_stats,
+              "BatchNorm2d: cannot freeze the statistics of a layer built with track_running_stats=false: it has "
+              "no running statistics to normalize with; freeze only its weight and bias");
+  stats_frozen_ = frozen;
+}
+
 Tensor BatchNorm2d::forward(const Tensor& x) {
   GRAFT_CHECK(x.dim() == 4, "BatchNorm2d: expected input [N, C, H, W], got shape ", shape_str(x.shape()));
   GRAFT_CHECK(x.size(1) == num_features_, "BatchNorm2d: expected ", num_features_, " channels, got input of shape ",
               shape_str(x.shape()));
   double momentum = options_.momentum.value_or(0.0);
-  if (is_training() && options_.track_running_stats) {
+  const bool learns_stats = is_training() && options_.track_running_stats && !stats_frozen_;
+  if (learns_stats) {
     const double batches = num_batches_tracked_.item() + 1;
     num_batches_tracked_.copy_(Tensor::scalar(batches, DType::i64));
     if (!options_.momentum) momentum = 1.0 / batches;
   }
-  const bool use_batch_stats = is_training() || !options_.track_running_stats;
+  const bool use_batch_stats = learns_stats || !options_.track_running_stats;
   return ops::batch_norm(x, running_mean_, running_var_, weight_, bias_, use_batch_stats, momentum, options_.eps);
 }
 

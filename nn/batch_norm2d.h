@@ -7,6 +7,12 @@
 // num_batches_tracked and blends the batch statistics into the running ones with `momentum`
 // (or, when momentum is unset, with 1 / num_batches_tracked: a cumulative average). Evaluation
 // mode normalizes with the running statistics (batch statistics without running stats).
+//
+// Frozen statistics (set_stats_frozen, for fine-tuning a pretrained network): the layer normalizes
+// with its running statistics and updates nothing (not num_batches_tracked either), in training
+// mode too, as a torch BatchNorm2d put in eval() after model.train(). The flag is the layer's own:
+// Module::train() and eval() leave it as it is. Gradients still flow to x, weight and bias unless
+// those are frozen as well (see nn/freeze.h).
 #include <optional>
 
 #include "nn/module.h"
@@ -36,11 +42,16 @@ class BatchNorm2d : public Module {
   Tensor running_var() const { return running_var_; }
   Tensor num_batches_tracked() const { return num_batches_tracked_; }
 
+  // An Error for a layer without running statistics (track_running_stats = false).
+  void set_stats_frozen(bool frozen);
+  bool stats_frozen() const { return stats_frozen_; }
+
  private:
   int64_t num_features_;
   BatchNorm2dOptions options_;
   Parameter weight_, bias_;
   Tensor running_mean_, running_var_, num_batches_tracked_;
+  bool stats_frozen_ = false;
 };
 
 }  // namespace graft::nn

@@ -1,18 +1,12 @@
 #include "weights/pth.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
 
-#include "weights/pth_contents.h"
 #include "weights/mapped_file.h"
+#include "weights/pth_contents.h"
 #include "weights/zip.h"
 
 namespace graft {
@@ -20,12 +14,17 @@ namespace {
 
 using namespace pth_detail;
 
-
-// Fills `out` from the file; throws at the first problem, leaving what was read before it.
-void read_contents(const unsigned char* bytes, size_t size, const std::string& path, Contents& out) {
+// Fills `out` from the file; throws at the first problem, leaving what was read before it. Only
+// headers and pickles are read here; the tensors' bytes are left for Storage::read.
+void read_contents(const weights::MappedFile& file, Contents& out) {
+  const std::string& path = file.path();
+  const unsigned char* bytes = file.bytes();
+  const size_t size = file.size();
   GRAFT_CHECK(size > 0, path, ": the file is empty");
   if (zip::has_zip_signature(bytes, size)) {
-    read_zip(bytes, size, path, out);
+    // Only the zip reader announces what it reads; the older layouts keep the kernel's read-ahead.
+    weights::ScatteredReads scattered(file);
+    read_zip(bytes, size, path, [&scattered](uint64_t offset, uint64_t n) { scattered.will_read(offset, n); }, out);
   } else if (has_tar_signature(bytes, size)) {
     read_tar(bytes, size, path, out);
   } else {
@@ -46,18 +45,16 @@ std::string missing_data(const Contents& contents, const TensorRecord& t, const 
                 ". Download the file again");
 }
 
-std::shared_ptr<Storage> build_storage(const std::shared_ptr<Storage>& mapping, const StorageRecord& s) {
+std::shared_ptr<Storage> build_storage(weights::MappedFile& file, const StorageRecord& s) {
   const ElementType& type = *s.type;
-  unsigned char* src = static_cast<unsigned char*>(mapping->data()) + s.file_offset;
+  const unsigned char* src = file.bytes() + s.file_offset;
   if (type.widen) {
     auto storage = Storage::allocate(static_cast<size_t>(s.numel) * sizeof(int64_t), Device::cpu());
     auto* dst = static_cast<int64_t*>(storage->data());
     for (int64_t i = 0; i < s.numel; ++i) dst[i] = type.widen(src + i * type.size);
     return storage;
   }
-  if (s.file_offset % type.size == 0) {  // alias the mapping, keeping it alive
-    return Storage::wrap(src, s.bytes(), Device::cpu(), [mapping](void*) {});
-  }
+  if (s.file_offset % type.size == 0) return file.storage(s.file_offset, s.bytes());  // aliases the mapping
   auto storage = Storage::allocate(s.bytes(), Device::cpu());
   if (s.bytes() > 0) std::memcpy(storage->data(), src, s.bytes());
   return storage;
@@ -76,9 +73,9 @@ const Tensor& Checkpoint::at(const std::string& name) const {
 }
 
 Checkpoint load_pth(const std::string& path) {
-  const std::shared_ptr<Storage> mapping = weights::map_file(path);
+  const std::shared_ptr<weights::MappedFile> file = weights::MappedFile::open(path);
   Contents contents;
-  read_contents(static_cast<const unsigned char*>(mapping->data()), mapping->bytes(), path, contents);
+  read_contents(*file, contents);
 
   Checkpoint checkpoint;
   checkpoint.layout = contents.layout;
@@ -89,7 +86,7 @@ Checkpoint load_pth(const std::string& path) {
     GRAFT_CHECK(t.type->dtype, path, ": tensor '", t.name, "' has dtype ", t.type->dtype_name,
                 ", which graft does not support");
     std::shared_ptr<Storage>& storage = built[t.storage];
-    if (!storage) storage = build_storage(mapping, s);
+    if (!storage) storage = build_storage(*file, s);
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = storage;
     impl->offset = t.offset;
@@ -104,10 +101,10 @@ Checkpoint load_pth(const std::string& path) {
 Inspection inspect_pth(const std::string& path) noexcept {
   Inspection inspection;
   try {
-    const std::shared_ptr<Storage> mapping = weights::map_file(path);
+    const std::shared_ptr<weights::MappedFile> file = weights::MappedFile::open(path);
     Contents contents;
     try {
-      read_contents(static_cast<const unsigned char*>(mapping->data()), mapping->bytes(), path, contents);
+      read_contents(*file, contents);
     } catch (const Error& e) {
       inspection.error = e.what();
     }

@@ -16,6 +16,8 @@
 // The file is memory-mapped. A tensor aliases the mapping (copy-on-write: writing to it leaves the
 // file intact) when its storage's bytes are aligned to the element size in the file, which
 // torch.save's zip files always are (it aligns records to 64 bytes); otherwise it is copied.
+// Loading reads only the headers and pickles; Module::load_state_dict then reads each tensor from
+// the file straight into the model's own (weights/mapped_file.h), in one pass over the file.
 // Tensors that shared a storage in PyTorch share one graft Storage and keep their strides and
 // storage offsets. Storages of int32, int16, int8, uint8 and bool, which graft has no dtype for,
 // are widened to int64 (values unchanged); TensorInfo reports the dtype in the file.

@@ -12,6 +12,7 @@
 
 #include "core/tensor.h"
 #include "weights/pickle.h"
+#include "weights/zip.h"
 
 namespace graft::pth_detail {
 
@@ -100,8 +101,10 @@ std::string as_key(const pickle::Value& v, const std::string& what);
 std::string record_storage(const std::vector<pickle::Value*>& fields, Contents& out, const char* not_a_storage);
 
 // The layout readers. Each fills `out` as it goes and throws at the first problem, so that what
-// was read before the problem stays in `out` for inspect_pth.
-void read_zip(const unsigned char* bytes, size_t size, const std::string& path, Contents& out);
+// was read before the problem stays in `out` for inspect_pth. read_zip announces the scattered
+// ranges it is about to read (the central directory, local headers, data.pkl) to `will_read`.
+void read_zip(const unsigned char* bytes, size_t size, const std::string& path, const zip::WillRead& will_read,
+              Contents& out);
 void read_legacy(const unsigned char* bytes, size_t size, const std::string& path, Contents& out);
 void read_tar(const unsigned char* bytes, size_t size, const std::string& path, Contents& out);
 

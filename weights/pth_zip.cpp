@@ -2,6 +2,8 @@
 // <archive> is "archive" or, in some torch versions, the saved file's name. data.pkl holds the
 // object; each storage's raw bytes are the entry data/<key>. A tensor's persistent id is
 // ('storage', storage class, key, location, numel).
+// The ranges read here (central directory, local headers, data.pkl) are announced to `will_read`
+// first, so that from a cold disk they arrive in one wait rather than one wait each.
 #include <unordered_map>
 
 #include "weights/pth_contents.h"
@@ -31,9 +33,10 @@ std::string refuse_compressed(const std::string& path, const zip::Entry& e) {
 
 }  // namespace
 
-void read_zip(const unsigned char* bytes, size_t size, const std::string& path, Contents& out) {
+void read_zip(const unsigned char* bytes, size_t size, const std::string& path, const zip::WillRead& will_read,
+              Contents& out) {
   out.layout = "zip";
-  const zip::Listing listing = zip::list_entries(bytes, size, path);
+  const zip::Listing listing = zip::list_entries(bytes, size, path, will_read);
   GRAFT_CHECK(!listing.entries.empty(), path, ": the zip archive holds no entries", listing.damage.empty() ? "" : "; ",
               listing.damage);
   std::unordered_map<std::string, const zip::Entry*> by_name;
@@ -59,6 +62,7 @@ void read_zip(const unsigned char* bytes, size_t size, const std::string& path, 
                 "-endian machine; graft reads little-endian checkpoints only");
   }
 
+  if (will_read) will_read(data_pkl.data_offset, data_pkl.size);
   pickle::Unpickler unpickler(bytes + data_pkl.data_offset, data_pkl.size, allowed_global,
                               concat(path, " (", data_pkl.name, ")"));
   ZipIds ids(out);

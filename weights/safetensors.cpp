@@ -59,9 +59,10 @@ bool File::contains(const std::string& name) const {
 }
 
 File read(const std::string& path) {
-  std::shared_ptr<Storage> mapping = weights::map_file(path);
-  const size_t size = mapping->bytes();
-  const auto* bytes = static_cast<const unsigned char*>(mapping->data());
+  const std::shared_ptr<weights::MappedFile> mapped = weights::MappedFile::open(path);
+  const std::shared_ptr<Storage> mapping = mapped->storage(0, mapped->size());  // Storage::read reads the file
+  const size_t size = mapped->size();
+  const unsigned char* bytes = mapped->bytes();
   GRAFT_CHECK(size >= 8, path, ": truncated safetensors file (", size, " bytes; the 8-byte header length is missing)");
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];

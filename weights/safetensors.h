@@ -2,7 +2,8 @@
 // safetensors: graft's own checkpoint format (and Hugging Face's). Layout: an 8-byte
 // little-endian header length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__":
 // {string: string}}, then the raw little-endian tensor bytes.
-// Reading memory-maps the file (copy-on-write): tensors alias the mapping, nothing is copied.
+// Reading memory-maps the file (copy-on-write): tensors alias the mapping, nothing is copied;
+// Module::load_state_dict then reads them from the file straight into the model's tensors.
 #include <map>
 #include <string>
 #include <utility>

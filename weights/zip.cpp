@@ -109,7 +109,15 @@ Entry entry_at_local_header(const Reader& r, uint64_t local, const std::string& 
   return e;
 }
 
-Listing read_central_directory(const Reader& r, uint64_t end_record) {
+// An entry as the central directory describes it, before its local header is read.
+struct CentralRecord {
+  std::string name;
+  uint16_t method;
+  uint64_t size;
+  uint64_t local_header;
+};
+
+Listing read_central_directory(const Reader& r, uint64_t end_record, const WillRead& will_read) {
   uint64_t count = r.u16(end_record + 10);
   uint64_t dir_size = r.u32(end_record + 12);
   uint64_t dir_offset = r.u32(end_record + 16);
@@ -126,7 +134,8 @@ Listing read_central_directory(const Reader& r, uint64_t end_record) {
     fail(r.where(), ": malformed zip archive: the central directory (", dir_size, " bytes at byte ", dir_offset,
          ") lies outside the file");
   }
-  Listing listing;
+  if (will_read) will_read(dir_offset, dir_size);
+  std::vector<CentralRecord> records;
   uint64_t p = dir_offset;
   for (uint64_t i = 0; i < count; ++i) {
     if (p + kCentralHeaderSize > dir_offset + dir_size || r.u32(p) != kCentralHeader) {
@@ -142,8 +151,20 @@ Listing read_central_directory(const Reader& r, uint64_t end_record) {
                                            compressed == 0xffffffff, local == 0xffffffff);
     compressed = z.compressed.value_or(compressed);
     local = z.local_offset.value_or(local);
-    listing.entries.push_back(entry_at_local_header(r, local, name, method, compressed));
+    records.push_back({name, method, compressed, local});
     p += kCentralHeaderSize + name_len + extra_len + comment_len;
+  }
+  if (will_read) {
+    // A local header is 30 bytes, its name and an extra field (torch pads its data to 64 bytes there).
+    for (const CentralRecord& c : records) {
+      if (c.local_header < r.size()) {
+        will_read(c.local_header, std::min<uint64_t>(kLocalHeaderSize + c.name.size() + 128, r.size() - c.local_header));
+      }
+    }
+  }
+  Listing listing;
+  for (const CentralRecord& c : records) {
+    listing.entries.push_back(entry_at_local_header(r, c.local_header, c.name, c.method, c.size));
   }
   return listing;
 }
@@ -216,9 +237,11 @@ bool has_zip_signature(const unsigned char* bytes, size_t size) {
   return size >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4b && bytes[2] == 0x03 && bytes[3] == 0x04;
 }
 
-Listing list_entries(const unsigned char* bytes, size_t size, const std::string& where) {
+Listing list_entries(const unsigned char* bytes, size_t size, const std::string& where, const WillRead& will_read) {
   const Reader r(bytes, size, where);
-  if (const std::optional<uint64_t> end_record = find_end_of_central(r)) return read_central_directory(r, *end_record);
+  if (const std::optional<uint64_t> end_record = find_end_of_central(r)) {
+    return read_central_directory(r, *end_record, will_read);
+  }
   return walk_local_headers(r);
 }
 

@@ -4,6 +4,7 @@
 // files; it inflates nothing (a compressed entry is listed with its method for the caller to refuse).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,10 +28,17 @@ struct Listing {
 // True when the bytes start with a zip local file header.
 bool has_zip_signature(const unsigned char* bytes, size_t size);
 
+// Hears of byte ranges [offset, offset + n) of the archive that the listing is about to read.
+using WillRead = std::function<void(uint64_t offset, uint64_t n)>;
+
 // Lists the entries of the archive [bytes, bytes + size). Reads the central directory when there is
 // one; otherwise walks the local headers, finding the end of entries written with data descriptors
 // (sizes 0 in the local header) by the descriptor that follows them. Handles zip64 sizes. A
 // malformed archive is a graft::Error starting with `where`.
-Listing list_entries(const unsigned char* bytes, size_t size, const std::string& where);
+// With a central directory, `will_read` (when set) hears of the directory, then of every local
+// header before any is read, so that a memory-mapped archive not in the page cache can fetch them
+// from disk all at once.
+Listing list_entries(const unsigned char* bytes, size_t size, const std::string& where,
+                     const WillRead& will_read = nullptr);
 
 }  // namespace graft::zip

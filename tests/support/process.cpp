@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdio>
 
+#include <sys/wait.h>
+
 namespace graft::testing {
 
 int run_command(const std::string& command, std::string* output) {
@@ -11,7 +13,9 @@ int run_command(const std::string& command, std::string* output) {
   std::array<char, 4096> buf{};
   size_t n;
   while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
-  return ::pclose(pipe);
+  const int status = ::pclose(pipe);
+  if (status == -1) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace graft::testing

@@ -15,6 +15,7 @@
 #include <typeinfo>
 
 #include "gtest/gtest.h"
+#include "nn/module.h"
 #include "tests/support/torch_oracle.h"
 #include "weights/json.h"
 #include "weights/safetensors.h"
@@ -213,6 +214,60 @@ TEST(Pth, LoadedTensorsAreCopyOnWrite) {
   }
   EXPECT_EQ(read_bytes(dir + "zip.pth"), before);
   expect_matches(load_pth(dir + "zip.pth"), Expected(dir + "expected_state"), "reloaded zip.pth");
+}
+
+// A module with one buffer per checkpoint tensor, of the same name, shape and dtype, holding -7.
+class Holder : public nn::Module {
+ public:
+  explicit Holder(const Checkpoint& checkpoint) {
+    for (const auto& [name, t] : checkpoint.tensors) {
+      held.emplace_back(name, register_buffer(name, Tensor::full(t.shape(), -7.0, t.dtype())));
+    }
+  }
+  Tensor forward(const Tensor& x) override { return x; }
+  std::string type_name() const override { return "Holder"; }
+
+  std::vector<std::pair<std::string, Tensor>> held;
+};
+
+void expect_same_values(const Tensor& got, const Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.dtype(), want.dtype()) << what;
+  if (got.dtype() == DType::i64) {
+    EXPECT_EQ(got.to_vector<int64_t>(), want.to_vector<int64_t>()) << what;
+  } else {
+    EXPECT_EQ(bits(got.to_vector<double>()), bits(want.to_vector<double>())) << what;
+  }
+}
+
+// load_state_dict reads contiguous tensors from the file straight into the model (views with
+// storage offsets included) and copies the rest (transposed, strided, widened integers).
+TEST(Pth, LoadStateDictFillsTheModelFromEveryLayout) {
+  REQUIRE_FIXTURES(dir);
+  for (const std::string file :
+       {"zip.pth", "zip_protocol4.pth", "legacy.pth", "tar.pth", "repacked.pth", "no_directory.pth"}) {
+    const Checkpoint checkpoint = load_pth(dir + file);
+    Holder model(checkpoint);
+    EXPECT_TRUE(model.load_state_dict(checkpoint.tensors).ok()) << file;
+    for (const auto& [name, t] : model.held) expect_same_values(t, checkpoint.at(name), file + " " + name);
+  }
+}
+
+// Tensors written in place after loading live in private pages that the file lacks: loading them
+// into a model must give the written values, not the file's.
+TEST(Pth, LoadStateDictSeesCheckpointTensorsWrittenInPlace) {
+  REQUIRE_FIXTURES(dir);
+  const Checkpoint checkpoint = load_pth(dir + "zip.pth");
+  checkpoint.at("f32").fill_(42.0);
+  checkpoint.at("base").fill_(-1.0);  // "sliced" is a view of it
+  Holder model(checkpoint);
+  model.load_state_dict(checkpoint.tensors);
+  for (const auto& [name, t] : model.held) expect_same_values(t, checkpoint.at(name), name);
+  EXPECT_EQ(model.held[0].second.to_vector<float>(), std::vector<float>(12, 42.0f));
+  const Tensor sliced = checkpoint.at("sliced");
+  for (const auto& [name, t] : model.held) {
+    if (name == "sliced") EXPECT_EQ(t.to_vector<float>(), std::vector<float>(15, -1.0f));
+  }
+  EXPECT_EQ(sliced.to_vector<float>(), std::vector<float>(15, -1.0f));
 }
 
 TEST(Pth, RefusesCheckpointsThatWouldRunCode) {

@@ -1,0 +1,248 @@
+// graft finetune: trains a model (usually a pretrained one with a new head) on the user's images.
+// The flow reads top to bottom: data, model and weights, freezing, optimizer and schedule, then
+// either the training loop (train/trainer.h) or, with --linear-probe, a linear head trained on
+// cached backbone features (train/features.h).
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/config_file.h"
+#include "cli/data_setup.h"
+#include "cli/model_setup.h"
+#include "cli/training_data.h"
+#include "core/rng.h"
+#include "nn/freeze.h"
+#include "nn/optim/lr_schedule.h"
+#include "nn/optim/optimizer.h"
+#include "nn/optim/param_groups.h"
+#include "train/features.h"
+#include "train/trainer.h"
+#include "weights/safetensors.h"
+
+namespace graft::cli {
+namespace {
+
+constexpr const char* kHelp = R"(usage: graft finetune --model NAME --data DIR [options]
+
+Fine-tunes a model on a folder of images (one sub-folder per class; DIR/train and DIR/val, or
+one folder split by --val-fraction) or a CSV list of path,label lines.
+ model and weights
+  --model NAME            resnet18/34/50/101/152, vgg11/13/16/19, vgg11_bn/13_bn/16_bn/19_bn
+  --weights FILE|imagenet|none
+                          start from a .pth/.safetensors file, the published ImageNet weights, or
+                          random initialization (default imagenet). A head with --num-classes
+                          outputs is loaded too; otherwise the head is re-initialized.
+  --num-classes N         must equal the number of class folders (checked); default: that number
+ freezing
+  --freeze SELECTORS      comma-separated: globs over parameter names ("conv1.*,bn1.*,layer1.*"),
+                          "before:CHILD" (everything before e.g. layer3), "type:TYPE"
+  --freeze-bn-stats       batch norms whose weight and bias are frozen keep their running
+                          statistics (evaluation-mode normalization) while training
+ optimization
+  --optimizer sgd|adam|adamw   (default sgd)
+  --lr X                  learning rate (default 0.01)
+  --head-lr X             learning rate of the new head (default: --lr)
+  --momentum X            SGD momentum (default 0.9); --nesterov for Nesterov momentum
+  --weight-decay X        (default 0 for SGD/Adam, 0.01 for AdamW)
+  --no-decay-bn-bias      exempt biases and batch-norm weights from weight decay
+  --clip-grad-norm X      clip the global gradient norm to X
+  --label-smoothing X     cross-entropy label smoothing (default 0)
+  --schedule SPEC         constant (default), step:EPOCHS:GAMMA, multistep:E1,E2:GAMMA,
+                          cosine[:ETA_MIN], onecycle[:MAX_LR_FACTOR], plateau:PATIENCE:FACTOR
+  --warmup-steps N        linear warmup over the first N steps
+  --epochs N              (default 10)
+  --batch-size N          (default 32)
+  --drop-last             drop the last incomplete batch of each epoch
+ data
+  --val-data DIR|CSV      validation images (default DIR/val, or a split of --data)
+  --val-fraction X        share of each class held out when there is no validation set (default 0.2; 0: none)
+  --augment default|none  training augmentation: random resized crop + horizontal flip
+                          (default), or none (the evaluation transform)
+  --preprocess imagenet|none   resize 256 + center crop 224 (default), or images already at size
+  --input-size N          the network's input size (default 224; imagenet preprocessing resizes to N/0.875)
+  --no-shuffle            keep the file order in every epoch
+  --workers N             decoding threads (default 2)
+  --bad-images error|skip unreadable images stop the run (default) or are skipped with a warning
+  --seed N                seeds initialization, shuffling, augmentation and the split (default 0)
+  --device cpu|cuda
+ output
+  --metrics FILE.jsonl    one line per step {"step","epoch","loss","lr"} and per epoch (validation)
+  --save FILE.safetensors final weights (every parameter and buffer, torchvision names)
+  --output DIR            checkpoints: last.safetensors every epoch, best.safetensors (best val top-1)
+  --resume                continue the run in --output DIR
+  --early-stopping N      stop after N epochs without a better validation top-1
+  --restore-best          finish with the best epoch's weights (for --save)
+  --confusion             print the confusion matrix after each validation
+  --quiet                 no progress bar
+ linear probe
+  --linear-probe          freeze the backbone, extract its features once, train only the head on them
+  --features FILE         feature cache from graft features (read if present, else written)
+  --config FILE.json      options as a JSON object {"lr": 0.01, ...}; command-line options win
+)";
+
+const std::set<std::string> kValued = {
+    "model", "weights", "data", "val-data", "val-fraction", "num-classes", "freeze", "optimizer", "lr",
+    "head-lr", "momentum", "weight-decay", "clip-grad-norm", "label-smoothing", "schedule", "warmup-steps",
+    "epochs", "batch-size", "augment", "preprocess", "input-size", "workers", "bad-images", "seed", "device", "metrics",
+    "save", "output", "early-stopping", "features"};
+const std::set<std::string> kFlags = {"freeze-bn-stats", "nesterov", "no-decay-bn-bias", "drop-last",
+                                      "no-shuffle", "resume", "restore-best", "confusion", "quiet",
+                                      "linear-probe", "help"};
+
+std::unique_ptr<nn::Optimizer> make_optimizer(const Args& args, std::vector<nn::ParamGroup> groups) {
+  const std::string name = args.get("optimizer", "sgd");
+  if (name == "sgd") {
+    return std::make_unique<nn::Sgd>(std::move(groups), nn::SgdOptions{.momentum = args.get_double("momentum", 0.9),
+                                                                       .nesterov = args.flag("nesterov")});
+  }
+  if (name == "adam") return std::make_unique<nn::Adam>(std::move(groups));
+  if (name == "adamw") return std::make_unique<nn::AdamW>(std::move(groups));
+  fail("--optimizer must be sgd, adam or adamw, got '", name, "'");
+}
+
+void print_setup(nn::Module& model, const std::string& model_name, const DataSplits& splits) {
+  std::fprintf(stderr, "model %s: %.2fM parameters, %.2fM trainable\n", model_name.c_str(),
+               model.parameter_count() / 1e6, model.parameter_count(true) / 1e6);
+  std::fprintf(stderr, "data %s: %zu training images, %zu validation images, %zu classes\n",
+               splits.description.c_str(), splits.train.files.size(), splits.val.files.size(),
+               splits.train.classes.size());
+}
+
+int run_linear_probe(const Args& args, const std::string& model_name, const std::string& weights,
+                     const DataSplits& splits, nn::Module& classifier) {
+  const std::string cache = args.get("features", "");
+  train::FeatureSet train_set, val_set;
+  const bool has_val = !splits.val.files.empty();
+  if (!cache.empty() && std::filesystem::exists(cache)) {
+    std::fprintf(stderr, "reading cached features from %s\n", cache.c_str());
+    train_set = train::load_features(cache, "train");
+    if (has_val) val_set = train::load_features(cache, "val");
+  } else {
+    auto backbone = build_backbone(model_name, weights);
+    auto train_loader = make_eval_loader(splits.train, args);
+    train_set = train::extract_features(*backbone, *train_loader);
+    if (has_val) val_set = train::extract_features(*backbone, *make_eval_loader(splits.val, args));
+    if (!cache.empty()) {
+      std::vector<std::pair<std::string, train::FeatureSet>> sets = {{"train", train_set}};
+      if (has_val) sets.emplace_back("val", val_set);
+      train::save_features(cache, sets, model_name + " features of " + splits.description);
+      std::fprintf(stderr, "cached the features in %s\n", cache.c_str());
+    }
+  }
+  GRAFT_CHECK(train_set.classes == splits.train.classes, "the cached features in ", cache,
+              " were extracted for other classes; delete the file or pass another --features path");
+  train::LinearProbeOptions options;
+  options.epochs = args.get_int("epochs", 100);
+  options.batch_size = args.get_int("batch-size", 256);
+  options.lr = args.get_double("head-lr", args.get_double("lr", 0.1));
+  options.momentum = args.get_double("momentum", 0.9);
+  options.weight_decay = args.get_double("weight-decay", 0);
+  options.seed = static_cast<uint64_t>(args.get_int("seed", 0));
+  options.metrics_path = args.get("metrics", "");
+  options.progress = !args.flag("quiet");
+  const train::LinearProbeResult result = train::train_linear_probe(train_set, has_val ? &val_set : nullptr, options);
+  std::printf("linear probe: train top-1 %.2f%%", 100 * result.train_top1);
+  if (has_val) std::printf(", val top-1 %.2f%%, top-5 %.2f%%", 100 * result.val_top1, 100 * result.val_top5);
+  std::printf("\n");
+  // The full classifier: the backbone's weights with the trained head.
+  const std::string head = head_prefix(classifier);
+  for (const auto& [name, tensor] : classifier.named_parameters()) {
+    if (name == head + "weight") tensor.copy_(result.weight);
+    if (name == head + "bias") tensor.copy_(result.bias);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_finetune(const std::vector<std::string>& argv) {
+  const Args args(expand_config(argv), kValued, kFlags);
+  if (args.flag("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  GRAFT_CHECK(args.positional().empty(), "unexpected argument '", args.positional().front(), "'; see --help");
+  const std::string model_name = args.get("model", ""), weights = args.get("weights", "imagenet");
+  GRAFT_CHECK(!model_name.empty(), "--model is required; see --help");
+  const uint64_t seed = static_cast<uint64_t>(args.get_int("seed", 0));
+  manual_seed(seed);
+
+  const DataSplits splits =
+      find_data(args.get("data", ""), args.get("val-data", ""), args.get_double("val-fraction", 0.2), seed);
+  const int64_t classes = static_cast<int64_t>(splits.train.classes.size());
+  const int64_t requested = args.get_int("num-classes", classes);
+  GRAFT_CHECK(requested == classes, "--num-classes ", requested, " contradicts the data: ", splits.description,
+              " has ", classes, " class folders; drop --num-classes or fix the folders");
+
+  auto model = build_classifier(model_name, weights, classes);
+  const Device device = Device::parse(args.get("device", "cpu"));
+  const std::string head = head_prefix(*model);
+  if (args.flag("linear-probe")) {
+    run_linear_probe(args, model_name, weights, splits, *model);
+  } else {
+    const std::string freeze = args.get("freeze", "");
+    if (!freeze.empty()) {
+      const auto frozen = nn::freeze(*model, {freeze});
+      std::fprintf(stderr, "froze %zu parameter tensors (%s)\n", frozen.size(), freeze.c_str());
+    }
+    if (args.flag("freeze-bn-stats")) {
+      std::fprintf(stderr, "froze the statistics of %lld batch norms\n",
+                   static_cast<long long>(nn::freeze_bn_stats(*model)));
+    }
+    print_setup(*model, model_name, splits);
+    model->to(device);
+
+    const std::string optimizer_name = args.get("optimizer", "sgd");
+    nn::ParamGroupOptions group_options;
+    group_options.lr = args.get_double("lr", 0.01);
+    if (!args.get("head-lr", "").empty()) group_options.head_lr = args.get_double("head-lr", 0);
+    group_options.head_prefixes = {head};
+    group_options.weight_decay = args.get_double("weight-decay", optimizer_name == "adamw" ? 0.01 : 0.0);
+    group_options.no_decay_bn_and_bias = args.flag("no-decay-bn-bias");
+    auto optimizer = make_optimizer(args, nn::make_param_groups(*model, group_options));
+
+    auto train_loader = make_train_loader(splits.train, args);
+    auto val_loader = splits.val.files.empty() ? nullptr : make_eval_loader(splits.val, args);
+    const int64_t epochs = args.get_int("epochs", 10);
+    auto schedule = nn::make_schedule(args.get("schedule", "constant"), *optimizer, train_loader->batches_per_epoch(),
+                                      epochs, args.get_int("warmup-steps", 0));
+
+    train::TrainOptions options;
+    options.epochs = epochs;
+    options.device = device;
+    options.clip_grad_norm = args.get_double("clip-grad-norm", 0);
+    options.label_smoothing = args.get_double("label-smoothing", 0);
+    options.metrics_path = args.get("metrics", "");
+    options.output_dir = args.get("output", "");
+    options.resume = args.flag("resume");
+    options.early_stopping_patience = args.get_int("early-stopping", 0);
+    options.restore_best = args.flag("restore-best");
+    options.progress = !args.flag("quiet");
+    options.print_confusion = args.flag("confusion");
+    train::Trainer trainer(*model, *optimizer, schedule.get(), options);
+    const train::FitResult result = trainer.fit(*train_loader, val_loader.get());
+    if (train_loader->skipped_images() > 0) {
+      std::fprintf(stderr, "skipped %lld unreadable images\n", static_cast<long long>(train_loader->skipped_images()));
+    }
+    if (!result.epochs.empty()) {
+      const train::EpochSummary& last = result.epochs.back();
+      std::printf("epoch %lld: train loss %.4f, train top-1 %.2f%%", static_cast<long long>(last.epoch),
+                  last.train_loss, 100 * last.train_top1);
+      if (last.val) std::printf(", val top-1 %.2f%%, top-5 %.2f%%", 100 * last.val->top1(), 100 * last.val->top5());
+      std::printf("\n");
+    }
+    if (result.best_epoch > 0) {
+      std::printf("best epoch %lld: top-1 %.2f%%\n", static_cast<long long>(result.best_epoch), 100 * result.best_top1);
+    }
+  }
+  const std::string save = args.get("save", "");
+  if (!save.empty()) {
+    model->to(Device::cpu());
+    safetensors::write(save, model->state_dict(), {{"model", model_name}});
+    std::fprintf(stderr, "saved the weights to %s\n", save.c_str());
+  }
+  return 0;
+}
+
+}  // namespace graft::cli

@@ -1,0 +1,56 @@
+// torch.optim.Adam and AdamW: the options' checks and one step (the arithmetic is
+// kernels/optim.h's adam_update). AdamW differs only in where weight decay enters.
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/optim.h"
+#include "nn/optim/optimizer.h"
+
+namespace graft::nn {
+namespace {
+
+std::vector<std::string> adam_slots(const AdamOptions& options) {
+  if (options.amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  return {"exp_avg", "exp_avg_sq"};
+}
+
+const AdamOptions& checked(const AdamOptions& options, const std::string& name) {
+  GRAFT_CHECK(options.beta1 >= 0 && options.beta1 < 1, name, ": beta1 ", options.beta1,
+              " is invalid; it must be in [0, 1) (0.9 is usual)");
+  GRAFT_CHECK(options.beta2 >= 0 && options.beta2 < 1, name, ": beta2 ", options.beta2,
+              " is invalid; it must be in [0, 1) (0.999 is usual)");
+  GRAFT_CHECK(std::isfinite(options.eps) && options.eps >= 0, name, ": eps ", options.eps,
+              " is invalid; use a finite value >= 0 (1e-8 is usual)");
+  return options;
+}
+
+}  // namespace
+
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions options) : Adam(std::move(groups), options, false, "Adam") {}
+
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled_weight_decay, std::string name)
+    : Optimizer(std::move(groups), name, adam_slots(checked(options, name)), /*counts_steps=*/true),
+      options_(options),
+      decoupled_weight_decay_(decoupled_weight_decay) {}
+
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions options) : Adam(std::move(groups), options, true, "AdamW") {}
+
+void Adam::step() {
+  for_each_update([&](const Update& u) {
+    const kernels::cpu::AdamHyperparameters h{.lr = u.group.lr,
+                                              .beta1 = options_.beta1,
+                                              .beta2 = options_.beta2,
+                                              .eps = options_.eps,
+                                              .weight_decay = u.group.weight_decay,
+                                              .decoupled_weight_decay = decoupled_weight_decay_,
+                                              .amsgrad = options_.amsgrad};
+    visit_compute_dtype(u.param.dtype(), "Adam.step", [&](auto t) {
+      using T = decltype(t);
+      T* max_exp_avg_sq = options_.amsgrad ? u.state.buffers[2].data<T>() : nullptr;
+      kernels::cpu::adam_update<T>(u.param.numel(), u.param.data<T>(), u.grad.data<T>(), u.state.buffers[0].data<T>(),
+                                   u.state.buffers[1].data<T>(), max_exp_avg_sq, u.state.step, h);
+    });
+  });
+}
+
+}  // namespace graft::nn

@@ -1,0 +1,61 @@
+// clip_grad_norm: torch.nn.utils.clip_grad_norm_ with the 2-norm. Each gradient's norm is rounded
+// to the gradient's dtype and the clip coefficient is computed in that dtype, as torch does
+// (coefficient = max_norm * 1 / (norm + 1e-6), clamped to 1, multiplied into every gradient even
+// when it is 1), so the clipped gradients match torch's to float rounding.
+#include <algorithm>
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "kernels/optim.h"
+#include "nn/optim/optimizer.h"
+
+namespace graft::nn {
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  GRAFT_CHECK(std::isfinite(max_norm) && max_norm > 0, "clip_grad_norm: max_norm ", max_norm,
+              " is invalid; use a finite value > 0 (e.g. 1.0)");
+  std::vector<Tensor> grads;
+  for (size_t i = 0; i < params.size(); ++i) {
+    GRAFT_CHECK(params[i].defined(), "clip_grad_norm: parameter ", i, " is an undefined tensor");
+    const Tensor grad = params[i].grad();
+    if (!grad.defined()) continue;
+    GRAFT_CHECK(grad.device().is_cpu(), "clip_grad_norm: the gradient of parameter ", i, " is on ",
+                grad.device().str(), ": clipping on cuda: not built yet");
+    GRAFT_CHECK(grad.dtype() == DType::f32 || grad.dtype() == DType::f64, "clip_grad_norm: the gradient of parameter ",
+                i, " has dtype ", dtype_name(grad.dtype()), "; only float32 and float64 gradients are supported");
+    grads.push_back(grad);
+  }
+  if (grads.empty()) return 0.0;
+
+  NoGradGuard no_grad;
+  const DType norm_dtype = grads.front().dtype();
+  const auto round = [](DType dtype, double value) {
+    return dtype == DType::f32 ? static_cast<double>(static_cast<float>(value)) : value;
+  };
+  double sum_of_norms_squared = 0;
+  for (const Tensor& grad : grads) {
+    const Tensor data = grad.contiguous();
+    const double squares = visit_compute_dtype(data.dtype(), "clip_grad_norm", [&](auto t) {
+      using T = decltype(t);
+      return kernels::cpu::sum_of_squares<T>(data.data<T>(), data.numel());
+    });
+    const double norm = round(grad.dtype(), std::sqrt(squares));
+    sum_of_norms_squared += norm * norm;
+  }
+  const double total_norm = round(norm_dtype, std::sqrt(sum_of_norms_squared));
+
+  for (const Tensor& grad : grads) {
+    visit_compute_dtype(grad.dtype(), "clip_grad_norm", [&](auto t) {
+      using T = decltype(t);
+      const T reciprocal = T(1) / (static_cast<T>(total_norm) + static_cast<T>(1e-6));
+      const T coefficient = std::min(reciprocal * static_cast<T>(max_norm), T(1));
+      Tensor data = grad.contiguous();
+      kernels::cpu::scale_in_place<T>(data.data<T>(), data.numel(), coefficient);
+      if (!data.same_storage(grad)) grad.copy_(data);
+    });
+  }
+  return total_norm;
+}
+
+}  // namespace graft::nn

@@ -1,0 +1,47 @@
+// torch.optim.SGD: the options' checks and one step (the arithmetic is kernels/optim.h's
+// sgd_update).
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/optim.h"
+#include "nn/optim/optimizer.h"
+
+namespace graft::nn {
+namespace {
+
+std::vector<std::string> sgd_slots(const SgdOptions& options) {
+  if (options.momentum == 0) return {};
+  return {"momentum_buffer"};
+}
+
+const SgdOptions& checked(const SgdOptions& options) {
+  GRAFT_CHECK(std::isfinite(options.momentum) && options.momentum >= 0, "SGD: momentum ", options.momentum,
+              " is invalid; use a finite value >= 0 (0 disables momentum, 0.9 is usual)");
+  GRAFT_CHECK(std::isfinite(options.dampening), "SGD: dampening ", options.dampening, " is not finite");
+  GRAFT_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0),
+              "SGD: Nesterov momentum needs momentum > 0 and dampening 0 (got momentum ", options.momentum,
+              ", dampening ", options.dampening, ")");
+  return options;
+}
+
+}  // namespace
+
+Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions options)
+    : Optimizer(std::move(groups), "SGD", sgd_slots(checked(options)), /*counts_steps=*/false), options_(options) {}
+
+void Sgd::step() {
+  for_each_update([&](const Update& u) {
+    const kernels::cpu::SgdHyperparameters h{.lr = u.group.lr,
+                                             .weight_decay = u.group.weight_decay,
+                                             .momentum = options_.momentum,
+                                             .dampening = options_.dampening,
+                                             .nesterov = options_.nesterov};
+    visit_compute_dtype(u.param.dtype(), "SGD.step", [&](auto t) {
+      using T = decltype(t);
+      T* buffer = u.state.buffers.empty() ? nullptr : u.state.buffers[0].data<T>();
+      kernels::cpu::sgd_update<T>(u.param.numel(), u.param.data<T>(), u.grad.data<T>(), buffer, u.first, h);
+    });
+  });
+}
+
+}  // namespace graft::nn

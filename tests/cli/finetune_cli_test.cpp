@@ -1,0 +1,195 @@
+// graft finetune / eval / features end to end on small generated image folders: resuming is
+// bit-identical, the linear probe and the config file work, and every bad input named in the
+// fine-tuning spec gives one clear error line.
+#include <filesystem>
+#include <fstream>
+
+#include "gtest/gtest.h"
+#include "tests/support/compare.h"
+#include "tests/support/image_files.h"
+#include "tests/support/process.h"
+#include "weights/safetensors.h"
+
+namespace graft {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_command;
+
+class FinetuneCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(GRAFT_ORACLE_DIR) / "finetune_cli" /
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  // Runs graft with `args`; returns the exit status, the output in *output.
+  int graft(const std::string& args, std::string* output) const {
+    output->clear();
+    return run_command(std::string(GRAFT_BINARY) + " " + args, output);
+  }
+  fs::path dir_;
+};
+
+// A small, fast setup: resnet18 from random weights on 32x32 images, two classes.
+std::string small_run(const std::string& data) {
+  return "finetune --model resnet18 --weights none --data " + data +
+         " --preprocess none --input-size 32 --augment none --batch-size 4 --quiet --workers 1 --val-fraction 0.25";
+}
+
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const safetensors::File left = safetensors::read(a), right = safetensors::read(b);
+  ASSERT_EQ(left.tensors.size(), right.tensors.size());
+  for (const auto& [name, tensor] : left.tensors) {
+    EXPECT_TRUE(testing::all_close(tensor, right.at(name), 0, 0, name)) << "resumed run differs at " << name;
+  }
+}
+
+TEST_F(FinetuneCli, ResumingIsBitIdentical) {
+  testing::write_test_image_folder(path("data"), 2, 6, 32);
+  // Shuffling, augmentation, AdamW state and a step schedule all have to survive the resume.
+  const std::string common = "finetune --model resnet18 --weights none --data " + path("data") +
+                             " --preprocess none --input-size 32 --augment default --batch-size 4 --quiet --workers 2"
+                             " --val-fraction 0.25 --optimizer adamw --lr 1e-3 --schedule step:1:0.5 --seed 7";
+  std::string out;
+  ASSERT_EQ(graft(common + " --epochs 2 --output " + path("straight") + " --save " + path("straight.safetensors"), &out),
+            0) << out;
+  ASSERT_EQ(graft(common + " --epochs 1 --output " + path("resumed"), &out), 0) << out;
+  ASSERT_EQ(graft(common + " --epochs 2 --resume --output " + path("resumed") + " --save " + path("resumed.safetensors"),
+                  &out), 0) << out;
+  EXPECT_NE(out.find("resuming from"), std::string::npos) << out;
+  expect_same_tensors(path("straight.safetensors"), path("resumed.safetensors"));
+}
+
+TEST_F(FinetuneCli, MetricsLogOneLinePerStepAndEpoch) {
+  testing::write_test_image_folder(path("data"), 2, 4, 32);  // 6 training images: 2 steps per epoch
+  std::string out;
+  ASSERT_EQ(graft(small_run(path("data")) + " --epochs 2 --metrics " + path("m.jsonl") + " --output " + path("run"),
+                  &out), 0) << out;
+  std::ifstream in(path("m.jsonl"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 6u);  // 2 x (2 steps + 1 epoch line)
+  EXPECT_EQ(lines[0].rfind("{\"step\": 1, \"epoch\": 1, \"loss\": ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[2].find("\"val_top1\""), std::string::npos) << lines[2];
+  EXPECT_EQ(lines[3].rfind("{\"step\": 3, \"epoch\": 2,", 0), 0u) << lines[3];
+  EXPECT_TRUE(fs::exists(path("run/last.safetensors")));
+  EXPECT_TRUE(fs::exists(path("run/best.safetensors")));
+}
+
+TEST_F(FinetuneCli, EvalAndLinearProbeOnCachedFeatures) {
+  testing::write_test_image_folder(path("data"), 3, 4, 32);
+  std::string out;
+  ASSERT_EQ(graft("features --model resnet18 --weights none --data " + path("data") +
+                  " --preprocess none --input-size 32 --val-fraction 0.25 --out " + path("f.safetensors"), &out), 0) << out;
+  EXPECT_NE(out.find("train: 9 images x 512 features"), std::string::npos) << out;
+  ASSERT_EQ(graft(small_run(path("data")) + " --linear-probe --features " + path("f.safetensors") +
+                  " --epochs 50 --save " + path("probe.safetensors"), &out), 0) << out;
+  EXPECT_NE(out.find("reading cached features"), std::string::npos) << out;
+  EXPECT_NE(out.find("linear probe: train top-1"), std::string::npos) << out;
+  ASSERT_EQ(graft("eval --model resnet18 --weights " + path("probe.safetensors") + " --data " + path("data") +
+                  " --preprocess none --input-size 32 --json", &out), 0) << out;
+  EXPECT_NE(out.find("\"images\": 12"), std::string::npos) << out;
+}
+
+TEST_F(FinetuneCli, ConfigFileGivesDefaultsThatFlagsOverride) {
+  testing::write_test_image_folder(path("data"), 2, 4, 32);
+  std::ofstream(path("config.json")) << "{\"model\": \"resnet18\", \"weights\": \"none\", \"epochs\": 3, "
+                                        "\"preprocess\": \"none\", \"input-size\": 32, \"augment\": \"none\", \"quiet\": true, "
+                                        "\"freeze\": [\"conv1.*\", \"bn1.*\"]}";
+  std::string out;
+  ASSERT_EQ(graft("finetune --config " + path("config.json") + " --data " + path("data") + " --epochs 1", &out), 0)
+      << out;
+  EXPECT_NE(out.find("froze 3 parameter tensors"), std::string::npos) << out;
+  EXPECT_NE(out.find("epoch 1:"), std::string::npos) << out;
+  EXPECT_EQ(out.find("epoch 2"), std::string::npos) << out;
+  std::ofstream(path("bad.json")) << "{\"model\": ";
+  EXPECT_NE(graft("finetune --config " + path("bad.json"), &out), 0);
+  EXPECT_NE(out.find("is not valid JSON"), std::string::npos) << out;
+}
+
+struct BadInput {
+  std::string name;
+  std::function<std::string(const fs::path&)> prepare;  // returns the extra arguments
+  std::string expected;                                 // a fragment of the error line
+};
+
+class FinetuneBadInput : public FinetuneCli, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(FinetuneBadInput, FailsWithAClearMessage) {
+  const std::string extra = GetParam().prepare(dir_);
+  std::string out;
+  EXPECT_EQ(graft(small_run(path("data")) + " --epochs 1 " + extra, &out), 1) << out;
+  EXPECT_NE(out.find("graft finetune: error: "), std::string::npos) << out;
+  EXPECT_NE(out.find(GetParam().expected), std::string::npos) << out;
+  EXPECT_EQ(out.find("internal error"), std::string::npos) << out;
+}
+
+void corrupt_one_image(const fs::path& dir) {
+  testing::write_test_image_folder((dir / "data").string(), 2, 4, 32);
+  const fs::path victim = dir / "data" / "class_1" / "2.png";
+  const auto size = fs::file_size(victim);
+  fs::resize_file(victim, size / 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Errors, FinetuneBadInput,
+    ::testing::Values(
+        BadInput{"FolderWithoutImages",
+                 [](const fs::path& d) {
+                   fs::create_directories(d / "data" / "a");
+                   std::ofstream(d / "data" / "a" / "notes.txt") << "no images here";
+                   return std::string();
+                 },
+                 "no images"},
+        BadInput{"EmptyClassFolder",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   fs::create_directories(d / "data" / "class_2");
+                   return std::string();
+                 },
+                 "class_2"},
+        BadInput{"CorruptImage",
+                 [](const fs::path& d) {
+                   corrupt_one_image(d);
+                   return std::string("--val-fraction 0");
+                 },
+                 "2.png"},
+        BadInput{"NumClassesContradictsFolders",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return std::string("--num-classes 5");
+                 },
+                 "--num-classes 5 contradicts the data"},
+        BadInput{"FreezeGlobMatchesNothing",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return std::string("--freeze 'encoder.*'");
+                 },
+                 "encoder.*"},
+        BadInput{"ResumeWithoutCheckpoint",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return "--resume --output " + (d / "nothing").string();
+                 },
+                 "does not exist"},
+        BadInput{"UnknownModel",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return std::string("--model resnet19");
+                 },
+                 "resnet19"}),
+    [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
+
+TEST_F(FinetuneCli, CorruptImagesCanBeSkipped) {
+  corrupt_one_image(dir_);
+  std::string out;
+  ASSERT_EQ(graft(small_run(path("data")) + " --epochs 1 --val-fraction 0 --bad-images skip", &out), 0) << out;
+  EXPECT_NE(out.find("2.png"), std::string::npos) << out;
+  EXPECT_NE(out.find("skipped 1 unreadable images"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace graft

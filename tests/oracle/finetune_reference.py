@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Reference fine-tuning runs for graft's training-parity tests.
+
+Usage: finetune_reference.py OUT_DIR PHOTO...
+
+Builds a small two-class image folder from real photos (64x64 PNGs: the photos and their mirror
+images and crops, so both sides decode the same pixels), writes resnet18's seeded initial weights
+with a new 2-class head (torch.save, zip layout), then trains torchvision's resnet18 for 20 steps
+in three configurations, in training mode, on the images in ImageFolder order without shuffling
+or augmentation (ToTensor + ImageNet Normalize), batch size 4:
+
+  sgd:     SGD lr 0.0002, momentum 0.9, weight decay 1e-4, everything trainable
+  frozen:  the same with conv1, bn1 and layer1 frozen (batch-norm statistics still update)
+  adamw:   AdamW lr 1e-5 for the backbone and 1e-4 for fc, weight decay 0.01
+
+The learning rates are small enough that training stays smooth: with larger ones the 16-image
+problem becomes chaotic and float rounding alone separates any two implementations within 20 steps.
+
+For each it writes OUT_DIR/<name>.json (the loss of every step, before the update) and
+OUT_DIR/<name>.safetensors (the final state dict). Graft runs the same with `graft finetune`.
+"""
+import json
+import os
+import sys
+
+import torch
+import torchvision
+from PIL import Image, ImageOps
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_eval import write_safetensors  # noqa: E402
+
+STEPS = 20
+BATCH = 4
+SIZE = 64
+
+
+def make_images(out_dir, photos):
+    """Two classes of eight 64x64 PNGs each: every photo seen whole, mirrored and cropped."""
+    root = os.path.join(out_dir, "images")
+    for c, cls in enumerate(["class_a", "class_b"]):
+        os.makedirs(os.path.join(root, cls), exist_ok=True)
+        chosen = photos[c::2]
+        index = 0
+        for photo in chosen:
+            base = Image.open(photo).convert("RGB")
+            w, h = base.size
+            views = [base, ImageOps.mirror(base), base.crop((0, 0, w // 2, h // 2)),
+                     base.crop((w // 2, h // 2, w, h))]
+            for view in views:
+                if index == 8:
+                    break
+                view.resize((SIZE, SIZE), Image.BILINEAR).save(os.path.join(root, cls, f"{index:02d}.png"))
+                index += 1
+    return root
+
+
+def build_model():
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=2)
+    # Non-trivial running statistics, so that the loaded buffers matter.
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.8, 1.2)
+    return model
+
+
+def train(name, root, init_path, out_dir):
+    model = build_model()
+    model.load_state_dict(torch.load(init_path))
+    if name == "frozen":
+        for prefix in ("conv1.", "bn1.", "layer1."):
+            for pname, p in model.named_parameters():
+                if pname.startswith(prefix):
+                    p.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if name == "adamw":
+        head = [p for n, p in model.named_parameters() if n.startswith("fc.")]
+        body = [p for n, p in model.named_parameters() if not n.startswith("fc.")]
+        optimizer = torch.optim.AdamW([{"params": body, "lr": 1e-5}, {"params": head, "lr": 1e-4}],
+                                      weight_decay=0.01)
+    else:
+        optimizer = torch.optim.SGD(trainable, lr=0.0002, momentum=0.9, weight_decay=1e-4)
+    transform = torchvision.transforms.Compose([
+        torchvision.transforms.ToTensor(),
+        torchvision.transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    dataset = torchvision.datasets.ImageFolder(root, transform=transform)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=False)
+    model.train()
+    losses = []
+    while len(losses) < STEPS:
+        for images, labels in loader:
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+            losses.append(loss.item())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if len(losses) == STEPS:
+                break
+    with open(os.path.join(out_dir, name + ".json"), "w") as f:
+        json.dump({"losses": losses}, f)
+    write_safetensors(os.path.join(out_dir, name + ".safetensors"), model.state_dict())
+
+
+def main():
+    out_dir, photos = sys.argv[1], sys.argv[2:]
+    os.makedirs(out_dir, exist_ok=True)
+    torch.set_num_threads(2)
+    root = make_images(out_dir, photos)
+    init_path = os.path.join(out_dir, "init.pth")
+    torch.save(build_model().state_dict(), init_path)
+    for name in ("sgd", "frozen", "adamw"):
+        train(name, root, init_path, out_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+// Training parity with PyTorch: tests/oracle/finetune_reference.py writes resnet18's initial
+// weights with torch.save and trains it for 20 steps (training mode, new 2-class head, no
+// shuffling or augmentation) in three configurations; `graft finetune` runs the same from the
+// same file. Every step's loss must be within 1e-3 relative of torch's and every final tensor
+// (parameters and batch-norm buffers) within 1e-3 of its largest magnitude. Frozen parameters
+// must come out bit-identical to the initial ones.
+//
+// DISABLED: not met yet. Step 1 matches torch to 1e-7 and step 2 to 1e-5, but the difference
+// then grows by roughly 3-10x per step: measured worst step-loss differences over 20 steps were
+// 13% (full SGD at lr 1e-3), 10% (lr 2e-4) and 0.3% with conv1/bn1/layer1 frozen (lr 1e-3).
+// Freezing the stem shrinks the drift, so the gradient through conv1/bn1/layer1 (or its update)
+// is the first place to look. Run with --gtest_also_run_disabled_tests.
+#include <filesystem>
+#include <fstream>
+
+#include "gtest/gtest.h"
+#include "tests/support/compare.h"
+#include "tests/support/process.h"
+#include "tests/support/torch_oracle.h"
+#include "weights/json.h"
+#include "weights/pth.h"
+#include "weights/safetensors.h"
+
+namespace graft {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_command;
+
+const fs::path kImages = fs::path(GRAFT_SOURCE_DIR) / ".." / "shared" / "data" / "images";
+const fs::path kDir = fs::path(GRAFT_ORACLE_DIR) / "finetune";
+
+// Runs the reference script once per test binary run.
+bool make_reference(std::string* log) {
+  static int status = -1;
+  static std::string output;
+  if (status == -1) {
+    std::string command = "/usr/bin/python3 " + std::string(GRAFT_SOURCE_DIR) +
+                          "/tests/oracle/finetune_reference.py " + kDir.string();
+    for (const char* photo : {"koala.jpg", "giant_panda.jpg", "orange_0.jpg", "granny_smith_1.jpg"}) {
+      command += " " + (kImages / photo).string();
+    }
+    status = run_command(command, &output);
+  }
+  *log = output;
+  return status == 0;
+}
+
+std::vector<double> losses_from_metrics(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<double> losses;
+  for (std::string line; std::getline(in, line);) {
+    const json::Value parsed = json::parse(line);
+    const json::Object& entry = parsed.object("metrics line");
+    if (entry.count("step")) losses.push_back(entry.at("loss").number("loss"));
+  }
+  return losses;
+}
+
+std::vector<double> reference_losses(const std::string& name) {
+  std::ifstream in(kDir / (name + ".json"));
+  const json::Value reference = json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+  std::vector<double> losses;
+  for (const json::Value& v : reference.object("reference").at("losses").array("losses")) {
+    losses.push_back(v.number("loss"));
+  }
+  return losses;
+}
+
+struct Case {
+  std::string name;
+  std::string options;
+};
+
+class FinetuneParity : public ::testing::TestWithParam<Case> {};
+
+TEST_P(FinetuneParity, DISABLED_TwentyStepsMatchTorch) {
+  GRAFT_REQUIRE_TORCH();
+  if (!fs::exists(kImages)) GTEST_SKIP() << "skipped: " << kImages << " (shared reference photos) is absent";
+  std::string log;
+  ASSERT_TRUE(make_reference(&log)) << log;
+  const Case& c = GetParam();
+  const fs::path metrics = kDir / ("graft_" + c.name + ".jsonl");
+  const fs::path saved = kDir / ("graft_" + c.name + ".safetensors");
+  const std::string command = std::string(GRAFT_BINARY) + " finetune --model resnet18 --weights " +
+                              (kDir / "init.pth").string() + " --data " + (kDir / "images").string() +
+                              " --val-fraction 0 --num-classes 2 --epochs 5 --batch-size 4 --no-shuffle"
+                              " --augment none --preprocess none --input-size 64 --quiet --metrics " +
+                              metrics.string() + " --save " + saved.string() + " " + c.options;
+  std::string output;
+  ASSERT_EQ(run_command(command, &output), 0) << output;
+
+  const std::vector<double> expected = reference_losses(c.name), got = losses_from_metrics(metrics);
+  ASSERT_EQ(got.size(), 20u) << output;
+  ASSERT_EQ(expected.size(), 20u);
+  for (size_t step = 0; step < got.size(); ++step) {
+    EXPECT_NEAR(got[step], expected[step], 1e-3 * std::abs(expected[step])) << "loss of step " << step + 1;
+  }
+
+  const safetensors::File torch_final = safetensors::read((kDir / (c.name + ".safetensors")).string());
+  const safetensors::File graft_final = safetensors::read(saved.string());
+  ASSERT_EQ(graft_final.tensors.size(), torch_final.tensors.size());
+  const Checkpoint initial = load_pth((kDir / "init.pth").string());
+  for (const auto& [name, expected_tensor] : torch_final.tensors) {
+    const Tensor& actual = graft_final.at(name);
+    if (expected_tensor.dtype() == DType::i64) {
+      EXPECT_EQ(actual.item(), expected_tensor.item()) << name;
+      continue;
+    }
+    EXPECT_TRUE(testing::all_close(actual, expected_tensor, 0, 1e-3, name));
+    const bool frozen = c.name == "frozen" && (name.rfind("conv1.", 0) == 0 || name.rfind("layer1.", 0) == 0 ||
+                                               name == "bn1.weight" || name == "bn1.bias") &&
+                        name.find("running") == std::string::npos && name.find("num_batches") == std::string::npos;
+    if (frozen) {
+      for (const auto& [init_name, init_tensor] : initial.tensors) {
+        if (init_name == name) EXPECT_TRUE(testing::all_close(actual, init_tensor, 0, 0, name + " (frozen)"));
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Resnet18, FinetuneParity,
+    ::testing::Values(Case{"sgd", "--optimizer sgd --lr 0.0002 --momentum 0.9 --weight-decay 1e-4"},
+                      Case{"frozen", "--optimizer sgd --lr 0.0002 --momentum 0.9 --weight-decay 1e-4 "
+                                     "--freeze conv1.*,bn1.*,layer1.*"},
+                      Case{"adamw", "--optimizer adamw --lr 1e-5 --head-lr 1e-4 --weight-decay 0.01"}),
+    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace graft
