@@ -117,7 +117,9 @@ TEST_P(FinetuneParity, DISABLED_TwentyStepsMatchTorch) {
                         name.find("running") == std::string::npos && name.find("num_batches") == std::string::npos;
     if (frozen) {
       for (const auto& [init_name, init_tensor] : initial.tensors) {
-        if (init_name == name) EXPECT_TRUE(testing::all_close(actual, init_tensor, 0, 0, name + " (frozen)"));
+        if (init_name == name) {
+          EXPECT_TRUE(testing::all_close(actual, init_tensor, 0, 0, name + " (frozen)"));
+        }
       }
     }
   }
