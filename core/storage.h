@@ -1,8 +1,8 @@
 #pragma once
 // A block of memory on one device, shared by every tensor that views it. CPU blocks are
 // 64-byte aligned. A storage can also wrap memory it does not own (a memory-mapped file)
-// with a custom release function, and a way to copy its bytes out that beats reading the memory
-// (a mapped file reads them from the file: one kernel copy, no page faults on the mapping).
+// with a custom release function, and a better way to copy its bytes out than reading the memory
+// (a memory-mapped file reads them from the file, without faulting the mapping in).
 #include <cstddef>
 #include <cstring>
 #include <functional>

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <tuple>
 
 #include "core/error.h"
@@ -50,8 +49,8 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// A generator for one purpose of one run: distinct purposes draw independent streams.
-Generator generator_for(uint64_t seed, uint64_t purpose) { return Generator(seed * 1000003 + purpose); }
+// The seed for one purpose of one run: distinct purposes draw independent streams.
+uint64_t seed_for(uint64_t seed, uint64_t purpose) { return seed * 1000003 + purpose; }
 
 struct Images {
   Tensor images;  // float32 [N, 1, 28, 28]
@@ -123,12 +122,10 @@ std::unique_ptr<data::Loader> loader(std::shared_ptr<const data::Dataset> set, i
       std::move(set), data::LoaderOptions{.batch_size = batch_size, .shuffle = shuffle, .workers = 0, .seed = seed});
 }
 
-// Weight decay spares biases and batch-norm weights; a head_lr applies to the head, "fc.".
-nn::ParamGroupOptions param_groups(double lr, std::optional<double> head_lr, double weight_decay) {
+// Weight decay spares biases and batch-norm weights.
+nn::ParamGroupOptions param_groups(double lr, double weight_decay) {
   nn::ParamGroupOptions groups;
   groups.lr = lr;
-  groups.head_lr = head_lr;
-  if (head_lr) groups.head_prefixes = {"fc."};
   groups.weight_decay = weight_decay;
   groups.no_decay_bn_and_bias = true;
   return groups;
@@ -180,7 +177,7 @@ void check_options(const TransferDemoOptions& o) {
               "transfer demo: epochs, steps and batch sizes must be positive");
   GRAFT_CHECK(o.source_images >= 0 && o.source_images <= 5 * kImagesPerTrainClass && o.test_images >= 0,
               "transfer demo: source images must be in 0..30000 (0: all) and test images >= 0 (0: all)");
-  GRAFT_CHECK(o.pretrain_lr > 0 && o.scratch_lr > 0 && o.finetune_lr > 0 && o.finetune_head_lr > 0 &&
+  GRAFT_CHECK(o.pretrain_lr > 0 && o.scratch_lr > 0 && o.finetune_lr > 0 &&
                   o.weight_decay >= 0,
               "transfer demo: learning rates must be positive and weight decay not negative");
 }
@@ -207,7 +204,8 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out << text;
-    GRAFT_CHECK(out.good(), "cannot write ", temporary, "; check that the folder is writable");
+    out.close();
+    GRAFT_CHECK(!out.fail(), "cannot write ", temporary, "; check that the folder is writable");
   }
   std::error_code error;
   std::filesystem::rename(temporary, path, error);
@@ -226,11 +224,11 @@ TransferDemoOptions quick_transfer_demo_options() {
   TransferDemoOptions o;
   o.labels_per_class = {5, 10};
   o.pretrain_epochs = 1;
-  o.pretrain_batch_size = 64;
+  o.pretrain_batch_size = 50;
   o.pretrain_lr = 0.05;
-  o.source_images = 2000;
-  o.test_images = 500;
-  o.max_steps = 20;
+  o.source_images = 1500;
+  o.test_images = 300;
+  o.max_steps = 10;
   o.max_epochs = 10;
   o.probe_epochs = 50;
   return o;
@@ -279,7 +277,7 @@ TransferDemoResult run_transfer_demo(const TransferDemoOptions& options) {
 
   std::vector<int64_t> source_indices = indices_of_labels(train.labels, 0, kTargetFirstLabel - 1);
   if (options.source_images > 0) {
-    Generator pick = generator_for(options.seed, 1);
+    Generator pick(seed_for(options.seed, 1));
     const Tensor order = randperm(static_cast<int64_t>(source_indices.size()), pick);
     std::vector<int64_t> chosen;
     for (int64_t i = 0; i < options.source_images; ++i) chosen.push_back(source_indices[order.data<int64_t>()[i]]);
@@ -297,7 +295,7 @@ TransferDemoResult run_transfer_demo(const TransferDemoOptions& options) {
   // The k-shot sets: per target class one seeded order of its training images; k labels per class
   // are the first k of it, so smaller sets are subsets of larger ones.
   std::vector<std::vector<int64_t>> class_orders;
-  Generator pick = generator_for(options.seed, 2);
+  Generator pick(seed_for(options.seed, 2));
   for (int64_t c = kTargetFirstLabel; c < 10; ++c) {
     const std::vector<int64_t> members = indices_of_labels(train.labels, c, c);
     const Tensor order = randperm(static_cast<int64_t>(members.size()), pick);
@@ -312,14 +310,14 @@ TransferDemoResult run_transfer_demo(const TransferDemoOptions& options) {
   end_phase("load data");
 
   // ---- source pretraining
-  Generator init = generator_for(options.seed, 10);
+  Generator init(seed_for(options.seed, 10));
   auto source_model = models::create(options.model, {.num_classes = 5, .in_channels = 1, .generator = &init});
   auto source_loader = loader(dataset(source_train, kSourceClasses, true), options.pretrain_batch_size, true,
-                              options.seed * 1000003 + 11);
+                              seed_for(options.seed, 11));
   print_flush("pretraining " + options.model + " on the source task: " + std::to_string(options.pretrain_epochs) +
               " epochs of " + std::to_string(source_loader->batches_per_epoch()) + " steps (batch " +
               std::to_string(options.pretrain_batch_size) + ")\n");
-  fit(*source_model, param_groups(options.pretrain_lr, std::nullopt, options.weight_decay), *source_loader,
+  fit(*source_model, param_groups(options.pretrain_lr, options.weight_decay), *source_loader,
       options.pretrain_epochs, options.progress);
   auto source_test_loader = loader(dataset(source_test, kSourceClasses, false), 500, false, 0);
   result.source_test_top1 = evaluate(*source_model, *source_test_loader).top1();
@@ -338,7 +336,7 @@ TransferDemoResult run_transfer_demo(const TransferDemoOptions& options) {
     for (const auto& order : class_orders) chosen.insert(chosen.end(), order.begin(), order.begin() + k);
     const Images target_train = take(train, chosen, kTargetFirstLabel);
     const int64_t n = target_train.labels.numel();
-    const uint64_t run_seed = options.seed * 1000003 + 100 + static_cast<uint64_t>(k);
+    const uint64_t run_seed = seed_for(options.seed, 100 + static_cast<uint64_t>(k));
     auto train_loader = loader(dataset(target_train, kTargetClasses, true), std::min(options.batch_size, n), true, run_seed);
     const int64_t per_epoch = train_loader->batches_per_epoch();
     const int64_t epochs = std::clamp((options.max_steps + per_epoch - 1) / per_epoch, int64_t{1}, options.max_epochs);
@@ -349,7 +347,7 @@ TransferDemoResult run_transfer_demo(const TransferDemoOptions& options) {
     std::vector<int64_t> steps(transfer_strategies().size());
     for (size_t s = 0; s < row.size(); ++s) {
       const auto start = Clock::now();
-      Generator generator = generator_for(run_seed, 20 + s);
+      Generator generator(seed_for(run_seed, 20 + s));
       if (s == kLinearProbe) {
         auto plain_loader = loader(dataset(target_train, kTargetClasses, false), 500, false, 0);
         const FeatureSet train_features = extract_features(*probe_backbone, *plain_loader);
@@ -363,10 +361,8 @@ TransferDemoResult run_transfer_demo(const TransferDemoOptions& options) {
         steps[s] = options.probe_epochs * ((n + 255) / 256);
       } else {
         std::shared_ptr<nn::Module> model;
-        nn::ParamGroupOptions groups = param_groups(options.finetune_lr, options.finetune_head_lr, options.weight_decay);
         if (s == kScratch) {
           model = models::create(options.model, {.num_classes = 5, .in_channels = 1, .generator = &generator});
-          groups = param_groups(options.scratch_lr, std::nullopt, options.weight_decay);
         } else {
           model = pretrained_model(options, backbone, generator);
           if (s == kFinetuneFrozen) {
@@ -374,7 +370,8 @@ TransferDemoResult run_transfer_demo(const TransferDemoOptions& options) {
             nn::freeze_bn_stats(*model);
           }
         }
-        steps[s] = fit(*model, groups, *train_loader, epochs, false);
+        const double lr = s == kScratch ? options.scratch_lr : options.finetune_lr;
+        steps[s] = fit(*model, param_groups(lr, options.weight_decay), *train_loader, epochs, false);
         row[s] = evaluate(*model, *target_test_loader).top1();
       }
       print_flush("  " + kStrategyTitles[s] + std::string(32 - kStrategyTitles[s].size(), ' ') +
@@ -426,8 +423,8 @@ std::vector<std::string> write_transfer_demo_outputs(const TransferDemoResult& r
   md += "- from scratch: random initialization, every layer trained (lr " + number(o.scratch_lr, 3) + ")\n";
   md += "- linear probe: a linear classifier on the pretrained backbone's pooled features (" +
         std::to_string(o.probe_epochs) + " epochs)\n";
-  md += "- fine-tune all: pretrained backbone (lr " + number(o.finetune_lr, 3) + "), new head (lr " +
-        number(o.finetune_head_lr, 3) + ")\n";
+  md += "- fine-tune all: pretrained backbone and a new head, every layer trained (lr " +
+        number(o.finetune_lr, 3) + ")\n";
   md += "- fine-tune, stem+layer1 frozen: the same with `" + std::string(kFrozenPrefix) +
         "` frozen, batch-norm statistics included\n\n";
   md += "Trained strategies: SGD with momentum 0.9, weight decay " + number(o.weight_decay, 4) +

@@ -39,16 +39,15 @@ struct TransferDemoOptions {
   int64_t max_steps = 150;
   int64_t max_epochs = 30;
   double scratch_lr = 0.05;
-  double finetune_lr = 0.01;       // the pretrained layers
-  double finetune_head_lr = 0.05;  // the new head
+  double finetune_lr = 0.05;  // pretrained layers and new head alike
   double weight_decay = 5e-4;
   int64_t probe_epochs = 100;      // linear probe: full-batch-ish SGD on cached features
 
   bool progress = true;  // progress bars while pretraining (stderr)
 };
 
-// Tiny sizes for tests and a first look: 2,000 source images for one epoch, 5 and 10 labels per
-// class, 500 test images per task, a few dozen steps. Seconds instead of minutes.
+// Tiny sizes for tests and a first look: 1,500 source images for one epoch, 5 and 10 labels per
+// class, 300 test images per task, 10 steps per target run. Seconds instead of minutes.
 TransferDemoOptions quick_transfer_demo_options();
 
 // The strategy names, in table order.
@@ -67,7 +66,7 @@ struct TransferDemoResult {
   double total_seconds = 0;
 
   // Whether the best transfer strategy (probe or fine-tuning) beats training from scratch at
-  // every label count up to `max_labels` per class.
+  // every label count up to `max_labels` per class (false when there is no such count).
   bool transfer_beats_scratch(int64_t max_labels) const;
 };
 

@@ -2,11 +2,13 @@
 // A whole file memory-mapped copy-on-write: checkpoint tensors alias it, and writing to them
 // changes private pages, never the file.
 //
-// Storages made from it copy bytes out (Storage::read) with pread() from the page cache straight
-// into the destination, so loading a checkpoint into a model costs one kernel copy and no page
-// faults on the mapping (faulting in 100 MB of mapping costs about as much as reading the file).
-// A range holding a page written through the mapping, whose private copy the file lacks, is
-// copied from memory instead.
+// Storages made from it copy bytes out (Storage::read) with pread() straight into the destination
+// rather than through the mapping. From a cold disk the file then streams in large sequential
+// requests, where faulting the mapping in tensor by tensor reads it in scattered pieces (torch.save
+// does not store tensors in state-dict order) and leaves it cached in single pages, which cost
+// about twice as much to copy out of as the large folios sequential reads leave. A file cut short
+// after mapping gives an Error instead of SIGBUS. A range holding a page written through the
+// mapping, whose private copy the file lacks, is copied from memory instead.
 //
 // ScatteredReads serves the parsers, which touch a few scattered headers of a file before its
 // bulk is read: it fetches those pages from disk together, and keeps them from breaking the
