@@ -1,5 +1,8 @@
 #include "core/cuda_runtime.h"
 
+#include <memory>
+#include <vector>
+
 #include "core/error.h"
 
 #ifdef GRAFT_WITH_CUDA
@@ -16,6 +19,72 @@ void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) fail("CUDA ", what, " failed: ", cudaGetErrorString(status));
 }
 
+void check_index(int index, int count) {
+  GRAFT_CHECK(index >= 0 && index < count, "CUDA device ", index, " requested but ", count,
+              " device(s) are available; use --device cpu or a smaller index");
+}
+
+cudaMemcpyKind to_cuda(CopyKind kind) {
+  switch (kind) {
+    case CopyKind::host_to_device: return cudaMemcpyHostToDevice;
+    case CopyKind::device_to_host: return cudaMemcpyDeviceToHost;
+    case CopyKind::device_to_device: return cudaMemcpyDeviceToDevice;
+  }
+  fail("unknown CopyKind ", static_cast<int>(kind));
+}
+
+// The caching allocator's view of one device: cudaMalloc, cudaFree, cudaMemGetInfo.
+class DeviceMemory : public AllocatorBackend {
+ public:
+  explicit DeviceMemory(int device) : device_(device) {}
+
+  void* raw_allocate(size_t bytes) override {
+    check(cudaSetDevice(device_), "cudaSetDevice");
+    void* ptr = nullptr;
+    const cudaError_t status = cudaMalloc(&ptr, bytes);
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();  // clear it, or the next kernel launch check would report it
+      return nullptr;
+    }
+    check(status, "cudaMalloc");
+    return ptr;
+  }
+
+  // Errors are not raised here: this runs when tensors are destroyed, and a failure of cudaFree
+  // means an earlier asynchronous error, which the next synchronizing call reports.
+  void raw_release(void* ptr) override {
+    cudaSetDevice(device_);
+    cudaFree(ptr);
+  }
+
+  MemoryInfo memory_info() override {
+    MemoryInfo info;
+    if (cudaSetDevice(device_) != cudaSuccess ||
+        cudaMemGetInfo(&info.free_bytes, &info.total_bytes) != cudaSuccess) {
+      return {};
+    }
+    return info;
+  }
+
+ private:
+  int device_;
+};
+
+// One allocator per device, all made on first use (no memory is taken until a request comes) and
+// never destroyed: tensors held by static objects release their memory during exit, possibly after
+// static destructors ran. The driver reclaims what is left when the process ends.
+CachingAllocator& device_allocator(int device) {
+  static const std::vector<CachingAllocator*> allocators = [] {
+    std::vector<CachingAllocator*> made;
+    for (int index = 0; index < device_count(); ++index) {
+      made.push_back(new CachingAllocator(std::make_unique<DeviceMemory>(index), index));
+    }
+    return made;
+  }();
+  check_index(device, static_cast<int>(allocators.size()));
+  return *allocators[device];
+}
+
 }  // namespace
 
 bool built_with_cuda() { return true; }
@@ -29,32 +98,21 @@ int device_count() {
   return count;
 }
 
-void check_device(int index) {
-  const int count = device_count();
-  GRAFT_CHECK(index >= 0 && index < count, "CUDA device ", index, " requested but ", count,
-              " device(s) are available; use --device cpu or a smaller index");
-}
+void check_device(int index) { check_index(index, device_count()); }
 
-void* allocate(size_t bytes, int device) {
-  check_device(device);
-  check(cudaSetDevice(device), "cudaSetDevice");
-  void* ptr = nullptr;
-  const cudaError_t status = cudaMalloc(&ptr, bytes);
-  if (status == cudaErrorMemoryAllocation) {
-    cudaGetLastError();
-    size_t free_bytes = 0, total_bytes = 0;
-    cudaMemGetInfo(&free_bytes, &total_bytes);
-    fail("CUDA out of memory on device ", device, ": tried to allocate ", bytes >> 20, " MiB with ",
-         free_bytes >> 20, " MiB free of ", total_bytes >> 20, " MiB; reduce the batch size");
-  }
-  check(status, "cudaMalloc");
-  return ptr;
+void* allocate(size_t bytes, int device, Stream stream) {
+  return device_allocator(device).allocate(bytes, stream);
 }
 
 void release(void* ptr, int device) {
-  cudaSetDevice(device);
-  cudaFree(ptr);
+  if (ptr) device_allocator(device).release(ptr);
 }
+
+AllocatorStats memory_stats(int device) { return device_allocator(device).stats(); }
+
+void empty_cache(int device) { device_allocator(device).empty_cache(); }
+
+void reset_peak_memory_stats(int device) { device_allocator(device).reset_peak(); }
 
 void* allocate_pinned(size_t bytes) {
   GRAFT_CHECK(device_count() > 0, "pinned host memory needs a CUDA GPU, and none is available; turn pin_memory off");
@@ -72,12 +130,37 @@ void release_pinned(void* ptr) {
   if (ptr) cudaFreeHost(ptr);
 }
 
+Stream create_stream(int device) {
+  check_device(device);
+  check(cudaSetDevice(device), "cudaSetDevice");
+  cudaStream_t stream = nullptr;
+  check(cudaStreamCreateWithFlags(&stream, cudaStreamDefault), "cudaStreamCreate");
+  return stream;
+}
+
+void destroy_stream(Stream stream) {
+  if (!stream) return;
+  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  check(cudaStreamDestroy(stream), "cudaStreamDestroy");
+}
+
+void synchronize(int device) {
+  check_device(device);
+  check(cudaSetDevice(device), "cudaSetDevice");
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
+
+void synchronize(Stream stream) { check(cudaStreamSynchronize(stream), "cudaStreamSynchronize"); }
+
 void copy(void* dst, const void* src, size_t bytes, CopyKind kind, int device) {
   check(cudaSetDevice(device), "cudaSetDevice");
-  const cudaMemcpyKind k = kind == CopyKind::host_to_device   ? cudaMemcpyHostToDevice
-                           : kind == CopyKind::device_to_host ? cudaMemcpyDeviceToHost
-                                                              : cudaMemcpyDeviceToDevice;
-  check(cudaMemcpy(dst, src, bytes, k), "cudaMemcpy");
+  check(cudaMemcpy(dst, src, bytes, to_cuda(kind)), "cudaMemcpy");
+}
+
+void copy_async(void* dst, const void* src, size_t bytes, CopyKind kind, int device, Stream stream) {
+  if (bytes == 0) return;
+  check(cudaSetDevice(device), "cudaSetDevice");
+  check(cudaMemcpyAsync(dst, src, bytes, to_cuda(kind), stream), "cudaMemcpyAsync");
 }
 
 #else
@@ -94,11 +177,19 @@ namespace {
 bool built_with_cuda() { return false; }
 int device_count() { return 0; }
 void check_device(int) { no_cuda(); }
-void* allocate(size_t, int) { no_cuda(); }
+void* allocate(size_t, int, Stream) { no_cuda(); }
 void release(void*, int) {}
+AllocatorStats memory_stats(int) { no_cuda(); }
+void empty_cache(int) { no_cuda(); }
+void reset_peak_memory_stats(int) { no_cuda(); }
 void* allocate_pinned(size_t) { no_cuda(); }
 void release_pinned(void*) {}
+Stream create_stream(int) { no_cuda(); }
+void destroy_stream(Stream) {}
+void synchronize(int) { no_cuda(); }
+void synchronize(Stream) { no_cuda(); }
 void copy(void*, const void*, size_t, CopyKind, int) { no_cuda(); }
+void copy_async(void*, const void*, size_t, CopyKind, int, Stream) { no_cuda(); }
 
 #endif
 

@@ -7,6 +7,8 @@
 // to the last bit, or within a rounding.
 #include <cstdint>
 
+#include "kernels/stream.h"
+
 namespace graft::kernels::cpu {
 
 struct SgdHyperparameters {
@@ -57,3 +59,67 @@ template <typename T>
 void scale_in_place(T* x, int64_t n, T factor);
 
 }  // namespace graft::kernels::cpu
+
+// The CUDA twins: device pointers for the data, queued on `stream` (nothing waits for the GPU).
+// Every element goes through the same operations, in the same order and with the same fused
+// multiply-adds, as in the CPU twins (kernels/cuda/optim.cu is compiled with -fmad=false, so nvcc
+// fuses nothing else), and each operation rounds correctly on both sides: the updated parameters
+// and state equal the CPU twins' bit for bit. Throw std::invalid_argument on a negative size or a
+// null pointer that the update needs.
+namespace graft::kernels::cuda {
+
+using cpu::AdamHyperparameters;
+using cpu::SgdHyperparameters;
+
+template <typename T>
+void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buffer, bool first_step, const SgdHyperparameters& h,
+                Stream stream);
+
+template <typename T>
+void adam_update(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, int64_t step,
+                 const AdamHyperparameters& h, Stream stream);
+
+// One parameter tensor of a multi-tensor SGD step.
+template <typename T>
+struct SgdTensor {
+  T* param = nullptr;
+  const T* grad = nullptr;
+  T* momentum_buffer = nullptr;  // may be null when momentum == 0
+  int64_t n = 0;
+  bool first_step = false;  // the buffer is new (torch's momentum_buffer was None): it takes the gradient
+};
+
+// sgd_update of every tensor with the same hyperparameters, many tensors per launch (as torch's
+// foreach / multi_tensor_apply): the tensors are cut into chunks of a few thousand elements and
+// each block of the launch updates one chunk. Results equal sgd_update's bit for bit. The array is
+// read during the call.
+template <typename T>
+void sgd_update_many(const SgdTensor<T>* tensors, int64_t count, const SgdHyperparameters& h, Stream stream);
+
+// One parameter tensor of a multi-tensor Adam / AdamW step, with its own step count (1 on its
+// first update).
+template <typename T>
+struct AdamTensor {
+  T* param = nullptr;
+  const T* grad = nullptr;
+  T* exp_avg = nullptr;
+  T* exp_avg_sq = nullptr;
+  T* max_exp_avg_sq = nullptr;  // may be null unless amsgrad
+  int64_t n = 0;
+  int64_t step = 1;
+};
+
+// adam_update of every tensor, many tensors per launch; results equal adam_update's bit for bit.
+template <typename T>
+void adam_update_many(const AdamTensor<T>* tensors, int64_t count, const AdamHyperparameters& h, Stream stream);
+
+// Writes the sum of x[i]^2, accumulated in double, to the device double *result (0 when n == 0).
+// Blocks sum chunks and a second pass adds their partial sums in order: deterministic, and equal
+// to the CPU twin's result up to the order of the double additions.
+template <typename T>
+void sum_of_squares(const T* x, int64_t n, double* result, Stream stream);
+
+template <typename T>
+void scale_in_place(T* x, int64_t n, T factor, Stream stream);
+
+}  // namespace graft::kernels::cuda

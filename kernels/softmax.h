@@ -2,6 +2,8 @@
 // Softmax-family kernels over raw contiguous buffers. T is float or double.
 #include <cstdint>
 
+#include "kernels/stream.h"
+
 namespace graft::kernels::cpu {
 
 // y = log_softmax(x) along the middle axis of an [outer, dim, inner] buffer.
@@ -27,3 +29,30 @@ void cross_entropy_backward(const T* log_probs, const int64_t* target, int64_t n
                             T* dlogits);
 
 }  // namespace graft::kernels::cpu
+
+// The CUDA twins: same meaning, device pointers for the data, queued on `stream` (nothing waits for
+// the GPU). Like the CPU twins they take the max in T and sum exponentials in double, so results
+// agree with them to about one rounding of T. Throw std::invalid_argument on negative sizes or
+// null pointers.
+namespace graft::kernels::cuda {
+
+template <typename T>
+void log_softmax_forward(const T* x, int64_t outer, int64_t dim, int64_t inner, T* y, Stream stream);
+template <typename T>
+void log_softmax_backward(const T* dy, const T* y, int64_t outer, int64_t dim, int64_t inner, T* dx,
+                          Stream stream);
+
+// As cpu::cross_entropy_forward, with target a device array. The number of samples that are not
+// ignored is written to the device int64_t *non_ignored (skipped when it is null) instead of being
+// returned, so that the call does not wait for the GPU. A target outside [0, c) that is not
+// ignore_index (which the caller must reject) gives a NaN loss for its sample, never a bad memory
+// access. Throws std::invalid_argument for c < 1 when n > 0.
+template <typename T>
+void cross_entropy_forward(const T* logits, const int64_t* target, int64_t n, int64_t c, int64_t ignore_index,
+                           double label_smoothing, T* log_probs, T* loss, int64_t* non_ignored, Stream stream);
+// As cpu::cross_entropy_backward; a sample with a target outside [0, c) gets NaN gradients.
+template <typename T>
+void cross_entropy_backward(const T* log_probs, const int64_t* target, int64_t n, int64_t c, int64_t ignore_index,
+                            double label_smoothing, const T* dloss, T* dlogits, Stream stream);
+
+}  // namespace graft::kernels::cuda

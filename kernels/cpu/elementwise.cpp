@@ -1,3 +1,4 @@
+#include "kernels/broadcast_layout.h"
 #include "kernels/elementwise.h"
 
 #include <algorithm>
@@ -45,38 +46,7 @@ void apply_row(Op op, const T* a, int64_t sa, const T* b, int64_t sb, T* out, in
   }
 }
 
-// The broadcast geometry with size-1 dims dropped and neighbouring dims merged wherever both
-// operands step through them as one run (e.g. a contiguous operand against a per-channel one
-// becomes [n, c, h*w] with strides a = [c*hw, hw, 1], b = [0, 1, 0]).
-struct Layout {
-  int ndim = 0;
-  int64_t shape[kMaxDims] = {};
-  int64_t a[kMaxDims] = {};
-  int64_t b[kMaxDims] = {};
-};
-
-Layout coalesce(int ndim, const int64_t* shape, const int64_t* a_strides, const int64_t* b_strides) {
-  Layout l;
-  for (int d = 0; d < ndim; ++d) {
-    if (shape[d] == 1) continue;
-    const int last = l.ndim - 1;
-    if (last >= 0 && l.a[last] == a_strides[d] * shape[d] && l.b[last] == b_strides[d] * shape[d]) {
-      l.shape[last] *= shape[d];
-      l.a[last] = a_strides[d];
-      l.b[last] = b_strides[d];
-    } else {
-      l.shape[l.ndim] = shape[d];
-      l.a[l.ndim] = a_strides[d];
-      l.b[l.ndim] = b_strides[d];
-      ++l.ndim;
-    }
-  }
-  if (l.ndim == 0) {  // every dim has size 1: one element
-    l.ndim = 1;
-    l.shape[0] = 1;
-  }
-  return l;
-}
+using Layout = BroadcastLayout;
 
 // Computes output elements [begin, end): positions the N-d index at `begin`, then walks row by
 // row along the innermost dim, carrying into the outer dims at the end of each row.
@@ -117,7 +87,7 @@ void broadcast(Op op, int ndim, const int64_t* shape, const T* a, const int64_t*
   int64_t total = 1;
   for (int d = 0; d < ndim; ++d) total *= shape[d];
   if (total == 0) return;
-  const Layout layout = coalesce(ndim, shape, a_strides, b_strides);
+  const Layout layout = coalesce_broadcast(ndim, shape, a_strides, b_strides);
   parallel_for(0, total, kGrain, [&](int64_t lo, int64_t hi) { apply_range(op, layout, a, b, out, lo, hi); });
 }
 
