@@ -5,7 +5,11 @@
 #include <stb/stb_image_write.h>
 
 #include <cmath>
+#include <filesystem>
 #include <set>
+#include <string>
+
+#include <unistd.h>
 
 #include "core/error.h"
 #include "data/augment.h"
@@ -147,7 +151,8 @@ class SamplingVersusTorchvision : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!testing::python_modules_available("PIL, numpy, torch, torchvision", &skip_reason_)) return;
-    dir_ = std::string(GRAFT_ORACLE_DIR) + "/data.SamplingVersusTorchvision";
+    // ctest runs each test of the suite in its own process, in parallel: each gets its own folder.
+    dir_ = std::string(GRAFT_ORACLE_DIR) + "/data.SamplingVersusTorchvision." + std::to_string(::getpid());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     const std::string any_image = dir_ + "/any.png";  // the jobs make their own images
@@ -171,6 +176,10 @@ class SamplingVersusTorchvision : public ::testing::Test {
          dir_ + "/fallback.f32"},
     };
     ok_ = testing::run_augment_reference(jobs, dir_, &log_);
+  }
+
+  static void TearDownTestSuite() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   void SetUp() override {

@@ -4,8 +4,12 @@
 // levels apart for images, bit-identical floats for tensors), 8-bit rounding included.
 #include "data/augment.h"
 
+#include <filesystem>
 #include <functional>
+#include <string>
 #include <variant>
+
+#include <unistd.h>
 
 #include "tests/data/augment_oracle.h"
 #include "tests/support/errors.h"
@@ -126,7 +130,8 @@ class AugmentParity : public ::testing::Test {
       skip_reason_ = testing::kNoPhotosReason;
       return;
     }
-    dir_ = std::string(GRAFT_ORACLE_DIR) + "/data.AugmentParity";
+    // ctest runs each test of the suite in its own process, in parallel: each gets its own folder.
+    dir_ = std::string(GRAFT_ORACLE_DIR) + "/data.AugmentParity." + std::to_string(::getpid());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     std::vector<testing::ReferenceJob> jobs;
@@ -137,6 +142,10 @@ class AugmentParity : public ::testing::Test {
       }
     }
     ok_ = testing::run_augment_reference(jobs, dir_, &log_);
+  }
+
+  static void TearDownTestSuite() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   static std::string source_path(const std::string& photo) {
