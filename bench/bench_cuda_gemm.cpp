@@ -23,13 +23,19 @@
 #include <string>
 #include <vector>
 
+#include "bench/best_tflops_reporter.h"
+#include "bench/cuda_device_array.h"
 #include "bench/cuda_timing.h"
 #include "benchmark/benchmark.h"
 #include "kernels/gemm.h"
 
 namespace {
 
+using graft::bench::absolute_pattern;
+using graft::bench::BestTflopsReporter;
 using graft::bench::check_cuda;
+using graft::bench::DeviceArray;
+using graft::bench::random_pattern;
 namespace cuda = graft::kernels::cuda;
 namespace vendor = graft::kernels::vendor;
 
@@ -74,62 +80,9 @@ GemmFn gemm_for(Precision p, Impl i) {
   return i == Impl::own ? cuda::gemm_tf32 : vendor::gemm_tf32;
 }
 
-// Device memory for `count` floats, released on destruction.
-class DeviceArray {
- public:
-  explicit DeviceArray(int64_t count) : count_(count) {
-    check_cuda(cudaMalloc(&data_, static_cast<size_t>(count) * sizeof(float)), "cudaMalloc");
-  }
-  ~DeviceArray() { cudaFree(data_); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  float* get() const { return data_; }
-  int64_t count() const { return count_; }
-
-  // Repeats `pattern` over the whole array.
-  void fill(const std::vector<float>& pattern) {
-    for (int64_t done = 0; done < count_;) {
-      const int64_t n = std::min<int64_t>(count_ - done, int64_t(pattern.size()));
-      check_cuda(cudaMemcpy(data_ + done, pattern.data(), n * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
-      done += n;
-    }
-  }
-  std::vector<float> download() const {
-    std::vector<float> host(count_);
-    check_cuda(cudaMemcpy(host.data(), data_, count_ * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy");
-    return host;
-  }
-
- private:
-  float* data_ = nullptr;
-  int64_t count_;
-};
-
-// Random values in [-1, 1] with a prime period, so that the repetition never lines up with a row
-// of a power-of-two matrix; and their absolute values.
-const std::vector<float>& random_pattern() {
-  static const std::vector<float> pattern = [] {
-    std::mt19937 rng(2024);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> v(1'000'003);
-    for (float& x : v) x = dist(rng);
-    return v;
-  }();
-  return pattern;
-}
-
-const std::vector<float>& absolute_pattern() {
-  static const std::vector<float> pattern = [] {
-    std::vector<float> v = random_pattern();
-    for (float& x : v) x = std::abs(x);
-    return v;
-  }();
-  return pattern;
-}
-
 struct Operands {
   const Shape& shape;
-  DeviceArray a, b, c;
+  DeviceArray<float> a, b, c;
   explicit Operands(const Shape& s) : shape(s), a(s.m * s.k), b(s.k * s.n), c(s.m * s.n) {
     a.fill(random_pattern());
     b.fill(random_pattern());
@@ -151,11 +104,11 @@ struct Operands {
 // 2 * tol * (sum_p |a_ip b_pj|), tol = 4 k eps(float), plus 2^-8 for TF32.
 void validate(const Operands& ops, Precision precision) {
   const Shape& s = ops.shape;
-  DeviceArray reference(s.m * s.n), scale(s.m * s.n);
+  DeviceArray<float> reference(s.m * s.n), scale(s.m * s.n);
   ops.run(gemm_for(precision, Impl::own), ops.a.get(), ops.b.get(), ops.c.get(), nullptr);
   ops.run(gemm_for(precision, Impl::cublas), ops.a.get(), ops.b.get(), reference.get(), nullptr);
   {
-    DeviceArray abs_a(ops.a.count()), abs_b(ops.b.count());
+    DeviceArray<float> abs_a(ops.a.count()), abs_b(ops.b.count());
     abs_a.fill(absolute_pattern());
     abs_b.fill(absolute_pattern());
     ops.run(vendor::gemm, abs_a.get(), abs_b.get(), scale.get(), nullptr);
@@ -185,45 +138,11 @@ void run_benchmark(benchmark::State& state, const Shape& shape, Precision precis
   }
 }
 
-struct Entry {
-  const Shape* shape;
-  Precision precision;
-  Impl impl;
-};
-
-// Prints as the console reporter does, and keeps the best TFLOP/s of every benchmark (over
-// repetitions), computed from the event times, for the summary table.
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  explicit SummaryReporter(const std::map<std::string, Entry>& entries) : entries_(entries) {}
-
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs) {
-      const auto entry = entries_.find(run.run_name.function_name);
-      if (run.error_occurred || run.run_type != Run::RT_Iteration || entry == entries_.end() || run.iterations == 0)
-        continue;
-      const double seconds_per_call = run.real_accumulated_time / double(run.iterations);
-      double& best = best_tflops_[run.run_name.function_name];
-      best = std::max(best, entry->second.shape->flops() * 1e-12 / seconds_per_call);
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-
-  double best(const std::string& name) const {
-    const auto it = best_tflops_.find(name);
-    return it == best_tflops_.end() ? 0.0 : it->second;
-  }
-
- private:
-  const std::map<std::string, Entry>& entries_;
-  std::map<std::string, double> best_tflops_;
-};
-
 std::string benchmark_name(const Shape& s, Precision p, Impl i) {
   return std::string("gemm/") + name_of(p) + "/" + name_of(i) + "/" + s.label;
 }
 
-void print_summary(const SummaryReporter& reporter) {
+void print_summary(const BestTflopsReporter& reporter) {
   cudaDeviceProp props{};
   int device = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
@@ -256,17 +175,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_cuda_gemm: no CUDA GPU is present; nothing to measure\n");
     return 1;
   }
-  std::map<std::string, Entry> entries;
+  std::map<std::string, double> flops;  // per call, by benchmark name
   for (const Shape& s : kShapes)
     for (Precision p : {Precision::fp32, Precision::tf32})
       for (Impl i : {Impl::own, Impl::cublas}) {
         const std::string name = benchmark_name(s, p, i);
-        entries[name] = Entry{&s, p, i};
+        flops[name] = s.flops();
         benchmark::RegisterBenchmark(name.c_str(), [&s, p, i](benchmark::State& state) { run_benchmark(state, s, p, i); })
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
       }
-  SummaryReporter reporter(entries);
+  BestTflopsReporter reporter(flops);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   print_summary(reporter);
   benchmark::Shutdown();

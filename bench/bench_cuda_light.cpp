@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/cuda_copy_bandwidth.h"
+#include "bench/cuda_device_array.h"
 #include "bench/cuda_timing.h"
 #include "benchmark/benchmark.h"
 #include "kernels/elementwise.h"
@@ -28,110 +30,17 @@
 namespace {
 
 using namespace graft::kernels;
+using graft::bench::BandwidthTableReporter;
 using graft::bench::check_cuda;
+using graft::bench::DeviceArray;
+using graft::bench::compare;
+using graft::bench::copy_bytes_per_second;
+using graft::bench::measure;
+using graft::bench::pattern;
 using graft::bench::time_on_gpu;
 
 constexpr int64_t kN = int64_t{64} << 20;  // elements per buffer: 256 MiB of floats
 constexpr int kIterations = 20;
-
-// A device array that frees itself.
-template <typename T>
-class DeviceArray {
- public:
-  explicit DeviceArray(int64_t n) : n_(n) { check_cuda(cudaMalloc(&data_, bytes()), "cudaMalloc"); }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(int64_t(host.size())) {
-    check_cuda(cudaMemcpy(data_, host.data(), bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
-  }
-  ~DeviceArray() { cudaFree(data_); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-
-  T* get() const { return data_; }
-  std::vector<T> download() const {
-    std::vector<T> host(n_);
-    check_cuda(cudaMemcpy(host.data(), data_, bytes(), cudaMemcpyDeviceToHost), "cudaMemcpy");
-    return host;
-  }
-
- private:
-  size_t bytes() const { return size_t(n_) * sizeof(T); }
-  int64_t n_;
-  T* data_ = nullptr;
-};
-
-// Deterministic values in [lo, hi) (a hash of the index: fast for 64M elements).
-std::vector<float> pattern(int64_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::vector<float> v(n);
-  for (int64_t i = 0; i < n; ++i) {
-    uint64_t z = uint64_t(i) * 0x9e3779b97f4a7c15ull + seed * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 31)) * 0x94d049bb133111ebull;
-    v[i] = lo + (hi - lo) * float((z >> 40) & 0xffffff) / float(1 << 24);
-  }
-  return v;
-}
-
-// "" when every actual[i] is within tol * max(1, |expected[i]|) of expected[i], else a message.
-template <typename T>
-std::string compare(const std::vector<T>& actual, const std::vector<T>& expected, double tol) {
-  if (actual.size() != expected.size()) return "size mismatch";
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const double a = actual[i], e = expected[i];
-    if (!(std::abs(a - e) <= tol * std::max(1.0, std::abs(e))))
-      return "mismatch at " + std::to_string(i) + ": " + std::to_string(a) + " vs " + std::to_string(e);
-  }
-  return "";
-}
-
-// Bytes per second of cudaMemcpyAsync device to device, 256 MiB, read + written: the median of 15
-// calls after an L2 flush each. Measured once, on first use.
-double copy_bytes_per_second() {
-  static const double measured = [] {
-    const size_t bytes = size_t{256} << 20;
-    void *src = nullptr, *dst = nullptr;
-    check_cuda(cudaMalloc(&src, bytes), "cudaMalloc");
-    check_cuda(cudaMalloc(&dst, bytes), "cudaMalloc");
-    check_cuda(cudaMemset(src, 1, bytes), "cudaMemset");
-    graft::bench::L2Flusher flusher;
-    cudaEvent_t start, stop;
-    check_cuda(cudaEventCreate(&start), "cudaEventCreate");
-    check_cuda(cudaEventCreate(&stop), "cudaEventCreate");
-    std::vector<float> ms(16);
-    for (float& t : ms) {
-      flusher.flush(nullptr);
-      check_cuda(cudaEventRecord(start, nullptr), "cudaEventRecord");
-      check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, nullptr), "cudaMemcpyAsync");
-      check_cuda(cudaEventRecord(stop, nullptr), "cudaEventRecord");
-      check_cuda(cudaEventSynchronize(stop), "cudaEventSynchronize");
-      check_cuda(cudaEventElapsedTime(&t, start, stop), "cudaEventElapsedTime");
-    }
-    ms.erase(ms.begin());  // the first call pays for first touch
-    std::sort(ms.begin(), ms.end());
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    cudaFree(src);
-    cudaFree(dst);
-    return 2.0 * double(bytes) / (ms[ms.size() / 2] * 1e-3);
-  }();
-  return measured;
-}
-
-void report_bandwidth(benchmark::State& state, double bytes_per_call) {
-  const double bytes = bytes_per_call * double(state.iterations());
-  state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsRate);
-  state.counters["of_copy"] = benchmark::Counter(bytes / copy_bytes_per_second(), benchmark::Counter::kIsRate);
-}
-
-// Validates one call (`validate` returns "" or what is wrong), then times `run(stream)`.
-void measure(benchmark::State& state, double bytes_per_call, const std::function<std::string()>& validate,
-             const std::function<void(cudaStream_t)>& run) {
-  copy_bytes_per_second();  // measured before anything else is on the GPU
-  if (const std::string error = validate(); !error.empty()) {
-    state.SkipWithError(("validation failed: " + error).c_str());
-    return;
-  }
-  time_on_gpu(state, run);
-  report_bandwidth(state, bytes_per_call);
-}
 
 #define GRAFT_BENCH(fn) BENCHMARK(fn)->Iterations(kIterations)->UseManualTime()->Unit(benchmark::kMillisecond)
 
@@ -516,37 +425,6 @@ void BM_ScaleInPlace(benchmark::State& state) {
 }
 GRAFT_BENCH(BM_ScaleInPlace);
 
-// The console output, plus a markdown table of every run's bandwidth at the end.
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs) {
-      std::string name = run.run_name.function_name;
-      if (!run.aggregate_name.empty()) name += " (" + run.aggregate_name + ")";
-      if (run.error_occurred) {
-        rows_.push_back("| " + name + " | failed: " + run.error_message + " | |");
-        continue;
-      }
-      char row[256];
-      std::snprintf(row, sizeof(row), "| %s | %.0f | %.2f |", name.c_str(), double(run.counters.at("GB/s")),
-                    double(run.counters.at("of_copy")));
-      rows_.push_back(row);
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-
-  void print_summary() const {
-    cudaDeviceProp props{};
-    check_cuda(cudaGetDeviceProperties(&props, 0), "cudaGetDeviceProperties");
-    std::printf("\n%s, device-to-device copy: %.0f GB/s\n\n", props.name, copy_bytes_per_second() * 1e-9);
-    std::printf("| kernel | GB/s | fraction of copy |\n|---|---|---|\n");
-    for (const std::string& row : rows_) std::printf("%s\n", row.c_str());
-  }
-
- private:
-  std::vector<std::string> rows_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -557,7 +435,7 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  SummaryReporter reporter;
+  BandwidthTableReporter reporter("Light kernels: bandwidth");
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.print_summary();
   benchmark::Shutdown();

@@ -22,6 +22,7 @@ when present), CSV lists path,label lines. The head must have one output per cla
   --workers N              decoding threads (default 2)
   --preprocess imagenet|none   resize 256 + center crop 224 (default), or images already at size
   --input-size N           the network's input size (default 224)
+  --device cpu|cuda[:N]    where the model runs (default cpu)
   --bad-images error|skip  (default error)
   --json                   one JSON object with every number instead of the table
 )";
@@ -42,9 +43,11 @@ int run_eval(const std::vector<std::string>& argv) {
   if (std::filesystem::is_directory(std::filesystem::path(source) / "val")) source += "/val";
   const data::FileList files = read_file_list(source);
   const int64_t classes = static_cast<int64_t>(files.classes.size());
+  const Device device = device_option(args);
   auto model = build_classifier(model_name, weights, classes, /*require_head=*/true);
+  model->to(device);
   auto loader = make_eval_loader(files, args);
-  const train::ClassificationMetrics metrics = train::evaluate(*model, *loader);
+  const train::ClassificationMetrics metrics = train::evaluate(*model, *loader, device);
   if (args.flag("json")) {
     std::printf("{\"images\": %lld, \"loss\": %.9g, \"top1\": %.9g, \"top5\": %.9g, \"per_class\": [",
                 static_cast<long long>(metrics.count()), metrics.loss(), metrics.top1(), metrics.top5());

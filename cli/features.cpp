@@ -20,7 +20,7 @@ Extracts the features of every image (evaluation transform, no augmentation) int
 --val-data or --val-fraction), with the class names in the metadata.
   --val-data DIR|CSV   --val-fraction X (default 0: none)   --seed N (for the split)
   --batch-size N (default 32)   --workers N (default 2)   --preprocess imagenet|none   --input-size N
-  --bad-images error|skip
+  --bad-images error|skip   --device cpu|cuda[:N] (where the backbone runs; default cpu)
 )";
 
 }  // namespace
@@ -37,11 +37,13 @@ int run_features(const std::vector<std::string>& argv) {
   GRAFT_CHECK(!model_name.empty() && !out.empty(), "--model and --out are required; see --help");
   const DataSplits splits = find_data(args.get("data", ""), args.get("val-data", ""),
                                       args.get_double("val-fraction", 0), static_cast<uint64_t>(args.get_int("seed", 0)));
+  const Device device = device_option(args);
   auto backbone = build_backbone(model_name, args.get("weights", "imagenet"));
+  backbone->to(device);
   std::vector<std::pair<std::string, train::FeatureSet>> sets;
-  sets.emplace_back("train", train::extract_features(*backbone, *make_eval_loader(splits.train, args)));
+  sets.emplace_back("train", train::extract_features(*backbone, *make_eval_loader(splits.train, args), device));
   if (!splits.val.files.empty()) {
-    sets.emplace_back("val", train::extract_features(*backbone, *make_eval_loader(splits.val, args)));
+    sets.emplace_back("val", train::extract_features(*backbone, *make_eval_loader(splits.val, args), device));
   }
   train::save_features(out, sets, model_name + " features of " + splits.description);
   for (const auto& [name, set] : sets) {

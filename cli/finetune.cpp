@@ -119,10 +119,12 @@ int run_linear_probe(const Args& args, const std::string& model_name, const std:
     train_set = train::load_features(cache, "train");
     if (has_val) val_set = train::load_features(cache, "val");
   } else {
+    const Device device = device_option(args);
     auto backbone = build_backbone(model_name, weights);
+    backbone->to(device);
     auto train_loader = make_eval_loader(splits.train, args);
-    train_set = train::extract_features(*backbone, *train_loader);
-    if (has_val) val_set = train::extract_features(*backbone, *make_eval_loader(splits.val, args));
+    train_set = train::extract_features(*backbone, *train_loader, device);
+    if (has_val) val_set = train::extract_features(*backbone, *make_eval_loader(splits.val, args), device);
     if (!cache.empty()) {
       std::vector<std::pair<std::string, train::FeatureSet>> sets = {{"train", train_set}};
       if (has_val) sets.emplace_back("val", val_set);
@@ -176,7 +178,7 @@ int run_finetune(const std::vector<std::string>& argv) {
               " has ", classes, " class folders; drop --num-classes or fix the folders");
 
   auto model = build_classifier(model_name, weights, classes);
-  const Device device = Device::parse(args.get("device", "cpu"));
+  const Device device = device_option(args);
   const std::string head = head_prefix(*model);
   if (args.flag("linear-probe")) {
     run_linear_probe(args, model_name, weights, splits, *model);

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/weights_file.h"
+#include "core/cuda_runtime.h"
 #include "core/error.h"
 #include "models/registry.h"
 #include "nn/default_init.h"
@@ -80,6 +81,18 @@ std::shared_ptr<nn::Module> build_backbone(const std::string& model_name, const 
   GRAFT_CHECK(report.missing.empty() && report.shape_mismatched.empty(), "the weights in ", weights,
               " do not fit ", model_name, ": ", report.str());
   return model;
+}
+
+Device device_option(const Args& args) {
+  const Device device = Device::parse(args.get("device", "cpu"));
+  if (device.is_cuda()) {
+    GRAFT_CHECK(cuda::built_with_cuda(), "--device ", device.str(), ": this build of graft has no CUDA support; "
+                "rebuild with -DGRAFT_CUDA=ON on a machine with the CUDA toolkit, or use --device cpu");
+    const int present = cuda::device_count();
+    GRAFT_CHECK(device.index < present, "--device ", device.str(), ": ", present, " CUDA device(s) are present; use ",
+                present ? "a smaller index or " : "", "--device cpu");
+  }
+  return device;
 }
 
 }  // namespace graft::cli

@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "cli/args.h"
+#include "core/device.h"
 #include "nn/module.h"
 
 namespace graft::cli {
@@ -20,6 +22,10 @@ std::string head_prefix(nn::Module& model);
 // `require_head`, weights without a matching head are an Error instead (evaluation).
 std::shared_ptr<nn::Module> build_classifier(const std::string& model_name, const std::string& weights,
                                              int64_t classes, bool require_head = false);
+
+// --device: cpu (the default), cuda or cuda:N, which must exist (an Error says what is available,
+// or that this build has no CUDA support).
+Device device_option(const Args& args);
 
 // The model without its head (pooled features out), with `weights` loaded except any head tensors.
 std::shared_ptr<nn::Module> build_backbone(const std::string& model_name, const std::string& weights);

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_setup.h"
 #include "cli/weights_file.h"
 #include "core/autograd.h"
 #include "data/image.h"
@@ -27,6 +28,7 @@ Classifies each image and prints its top-k classes with probabilities.
   --topk K               classes to show per image (default 5)
   --preprocess MODE      imagenet: resize the shorter side to 256, center-crop 224 (default);
                          none: the image already has the model's input size, only scale and normalize
+  --device cpu|cuda[:N]  where the model runs (default cpu)
   --json                 one JSON object per image and line:
                          {"image": PATH, "top": [{"index": I, "label": NAME, "prob": P, "logit": L}, ...]}
 )";
@@ -93,8 +95,7 @@ int run_predict(const std::vector<std::string>& argv) {
   GRAFT_CHECK(topk > 0, "--topk must be positive, got ", topk);
   GRAFT_CHECK(preprocess == "imagenet" || preprocess == "none", "--preprocess must be imagenet or none, got '",
               preprocess, "'");
-  GRAFT_CHECK(args.get("device", "cpu") == "cpu", "--device ", args.get("device", ""),
-              ": only the cpu device runs models in this version of graft");
+  const Device device = device_option(args);
 
   const nn::StateDict state = read_weights(source, model_name);
   const int64_t classes = head_classes(state);
@@ -107,6 +108,7 @@ int run_predict(const std::vector<std::string>& argv) {
   }
   model->load_state_dict(state, /*strict=*/true);
   model->eval();
+  model->to(device);
   NoGradGuard no_grad;
 
   weights::Preprocessing pre;  // torchvision's ImageNet evaluation preprocessing
@@ -118,7 +120,7 @@ int run_predict(const std::vector<std::string>& argv) {
       const Tensor input = preprocess == "imagenet"
                                ? data::imagenet_eval_transform(image, pre.resize, pre.crop, stats)
                                : data::to_tensor_only(image, stats);
-      const Tensor logits = (*model)(input.unsqueeze(0)).contiguous();
+      const Tensor logits = (*model)(input.unsqueeze(0).to(device)).to(Device::cpu()).contiguous();
       print_result(path, rank(logits.data<float>(), classes, topk), classes, args.flag("json"));
     } catch (const Error& e) {
       std::fprintf(stderr, "graft predict: error: %s: %s\n", path.c_str(), e.what());

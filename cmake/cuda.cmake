@@ -21,6 +21,8 @@ if(NOT GRAFT_CUDA STREQUAL "OFF")
     set(CMAKE_CUDA_STANDARD 20)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
+    # cuDNN (the vendor baseline for convolution and batch norm) ships beside the toolkit.
+    find_library(GRAFT_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
     set(GRAFT_WITH_CUDA ON)
   elseif(GRAFT_CUDA STREQUAL "ON")
     message(FATAL_ERROR "GRAFT_CUDA=ON but no CUDA compiler was found; install the CUDA toolkit or pass -DGRAFT_CUDA=OFF")

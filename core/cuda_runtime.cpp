@@ -100,6 +100,8 @@ int device_count() {
 
 void check_device(int index) { check_index(index, device_count()); }
 
+void set_device(int index) { check(cudaSetDevice(index), "cudaSetDevice"); }
+
 void* allocate(size_t bytes, int device, Stream stream) {
   return device_allocator(device).allocate(bytes, stream);
 }
@@ -177,6 +179,7 @@ namespace {
 bool built_with_cuda() { return false; }
 int device_count() { return 0; }
 void check_device(int) { no_cuda(); }
+void set_device(int) { no_cuda(); }
 void* allocate(size_t, int, Stream) { no_cuda(); }
 void release(void*, int) {}
 AllocatorStats memory_stats(int) { no_cuda(); }

@@ -24,6 +24,8 @@ bool built_with_cuda();
 int device_count();
 // Throws unless device `index` exists, naming what is available.
 void check_device(int index);
+// Makes `index` the calling thread's current device: kernels launched after it run there.
+void set_device(int index);
 
 // `bytes` of memory on `device` for use on `stream` (nullptr: the default stream); nullptr for 0
 // bytes. Throws an Error naming the request and the memory in use when the device is full even after

@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/cuda_runtime.h"
+#include "core/ops/on_device.h"
 #include "kernels/copy.h"
 
 namespace graft {
@@ -106,12 +107,17 @@ void* Tensor::raw_data() const {
 }
 
 template <class T>
-T* Tensor::data() const {
+T* Tensor::device_data() const {
   GRAFT_CHECK(dtype() == dtype_of<T>(), "Tensor::data: the tensor holds ", dtype_name(dtype()),
               " but ", dtype_name(dtype_of<T>()), " was requested");
+  return static_cast<T*>(raw_data());
+}
+
+template <class T>
+T* Tensor::data() const {
   GRAFT_CHECK(device().is_cpu(), "Tensor::data: the tensor is on ", device().str(),
               "; move it with .to(Device::cpu()) to read it on the host");
-  return static_cast<T*>(raw_data());
+  return device_data<T>();
 }
 
 double Tensor::item() const {
@@ -217,9 +223,20 @@ const Tensor& Tensor::copy_(const Tensor& source) const {
     }
     return *this;
   }
-  GRAFT_CHECK(device().is_cpu(), "Tensor::copy_ into a non-contiguous CUDA tensor is not supported");
-  kernels::cpu::scatter_strided(src.raw_data(), static_cast<int>(dim()), shape().data(),
-                                strides().data(), dtype_size(dtype()), raw_data());
+  GRAFT_CHECK(device().is_cpu() || dim() <= kernels::cuda::kMaxStridedDims, "Tensor::copy_: a non-contiguous ",
+              device().str(), " destination of more than ", kernels::cuda::kMaxStridedDims, " dims (shape ",
+              shape_str(shape()), ") is not supported; copy on the cpu device");
+  const int ndim = static_cast<int>(dim());
+  ops::on_device(
+      *this,
+      [&] {
+        kernels::cpu::scatter_strided(src.raw_data(), ndim, shape().data(), strides().data(), dtype_size(dtype()),
+                                      raw_data());
+      },
+      [&](auto stream) {
+        kernels::cuda::scatter_strided(src.raw_data(), ndim, shape().data(), strides().data(), dtype_size(dtype()),
+                                       raw_data(), stream);
+      });
   return *this;
 }
 
@@ -278,6 +295,7 @@ Tensor Tensor::detach() const {
 
 #define GRAFT_INSTANTIATE(T)                                                     \
   template T* Tensor::data<T>() const;                                           \
+  template T* Tensor::device_data<T>() const;                                    \
   template std::vector<T> Tensor::to_vector<T>() const;                          \
   template Tensor Tensor::from_vector<T>(const std::vector<T>&, const Shape&);
 GRAFT_INSTANTIATE(float)

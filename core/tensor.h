@@ -68,6 +68,10 @@ class Tensor {
   // Pointer to the first element; checks the dtype matches T and the tensor is on the CPU.
   template <class T>
   T* data() const;
+  // Pointer to the first element in the memory of the tensor's own device (a device pointer for a
+  // CUDA tensor), for kernels; checks the dtype only.
+  template <class T>
+  T* device_data() const;
   void* raw_data() const;  // any device, no dtype check
   double item() const;     // the value of a one-element tensor, as double
   template <class T>

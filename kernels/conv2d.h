@@ -3,8 +3,11 @@
 //   x: [batch, in_channels, in_h, in_w]
 //   w: [out_channels, in_channels / groups, kernel_h, kernel_w]
 //   y: [batch, out_channels, out_h, out_w]
-// All buffers contiguous. T is float or double.
+// All buffers contiguous. T is float or double (the CUDA and cuDNN variants: float, device
+// pointers, launched asynchronously on `stream`).
 #include <cstdint>
+
+#include "kernels/stream.h"
 
 namespace graft::kernels {
 
@@ -43,4 +46,30 @@ template <typename T>
 void conv2d_forward_reference(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* y);
 
 }  // namespace cpu
+
+namespace cuda {
+
+// Hand-written implicit GEMMs on the CUDA cores (kernels/cuda/conv2d_*.cu): the input is gathered
+// tile by tile into shared memory, never expanded into a column matrix in global memory. Same
+// meaning as the CPU twins; results repeat bit for bit (no floating-point atomics).
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
+                    Stream stream);
+void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx, Stream stream);
+// dw is overwritten; dbias (may be null) is overwritten with the sum of dy over batch and space.
+void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                            Stream stream);
+
+}  // namespace cuda
+
+namespace vendor {
+
+// cuDNN with the same signatures and meaning (kernels/vendor/cudnn_conv2d.cpp): FP32 arithmetic
+// without TF32 (CUDNN_FMA_MATH), the fastest algorithm cuDNN finds, cached per geometry.
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
+                    Stream stream);
+void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx, Stream stream);
+void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                            Stream stream);
+
+}  // namespace vendor
 }  // namespace graft::kernels

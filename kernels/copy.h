@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "kernels/half.h"
+#include "kernels/stream.h"
 
 namespace graft::kernels::cpu {
 
@@ -34,3 +35,15 @@ void convert(const From* src, To* dst, int64_t n) {
 }
 
 }  // namespace graft::kernels::cpu
+
+// The CUDA twins of gather_strided and scatter_strided: device pointers, queued on `stream`.
+// ndim is at most kMaxStridedDims and elem_size 1, 2, 4 or 8; they throw std::invalid_argument
+// otherwise, or for negative sizes and null pointers. Size-1 dims and dims that step as one run are
+// merged first, so a view that is contiguous in pieces copies in long runs.
+namespace graft::kernels::cuda {
+constexpr int kMaxStridedDims = 8;
+void gather_strided(const void* src, int ndim, const int64_t* shape, const int64_t* strides, size_t elem_size,
+                    void* dst, Stream stream);
+void scatter_strided(const void* src, int ndim, const int64_t* shape, const int64_t* strides, size_t elem_size,
+                     void* dst, Stream stream);
+}  // namespace graft::kernels::cuda

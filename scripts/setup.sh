@@ -5,7 +5,7 @@
 # Packages already installed are not fetched again, so this is quick (and offline) the second time.
 set -euo pipefail
 
-packages=(g++ cmake make pkg-config curl googletest libgtest-dev libgmock-dev libbenchmark-dev libstb-dev zlib1g-dev
+packages=(g++ cmake make curl googletest libgtest-dev libgmock-dev libbenchmark-dev libstb-dev zlib1g-dev
           dataset-fashion-mnist)
 if [[ "${1:-build}" == "test" ]]; then
   packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil)

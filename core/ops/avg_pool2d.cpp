@@ -2,6 +2,7 @@
 // zero padding when count_include_pad (never the part of a ceil_mode window beyond it), else
 // only the real input elements. Backward spreads each gradient evenly over its window.
 #include "core/autograd.h"
+#include "core/ops/on_device.h"
 #include "core/ops/pool2d_common.h"
 
 namespace graft::ops {
@@ -14,10 +15,16 @@ struct AvgPool2dBackward : Node {
   const char* name() const override { return "AvgPool2dBackward"; }
   std::vector<Tensor> backward(const Tensor& grad_output) override {
     const Tensor dy = grad_output.contiguous();
-    Tensor dx = Tensor::empty(input_shape, dy.dtype());
+    Tensor dx = Tensor::empty(input_shape, dy.dtype(), dy.device());
+    const kernels::Pool2dGeometry& g = geometry;
+    const bool include_pad = count_include_pad;
     visit_compute_dtype(dy.dtype(), "avg_pool2d", [&](auto v) {
       using T = decltype(v);
-      kernels::cpu::avg_pool2d_backward(geometry, count_include_pad, dy.data<T>(), dx.data<T>());
+      const T* pdy = dy.device_data<T>();
+      T* pdx = dx.device_data<T>();
+      on_device(
+          dy, [&] { kernels::cpu::avg_pool2d_backward(g, include_pad, pdy, pdx); },
+          [&](auto stream) { kernels::cuda::avg_pool2d_backward(g, include_pad, pdy, pdx, stream); });
     });
     return {dx};
   }
@@ -33,10 +40,14 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 paddin
   const kernels::Pool2dGeometry g =
       pool2d_geometry("avg_pool2d", x, kernel_size, stride, padding, {1, 1}, ceil_mode);
   const Tensor src = x.detach().contiguous();
-  Tensor out = Tensor::empty({x.size(0), x.size(1), g.out_h, g.out_w}, x.dtype());
+  Tensor out = Tensor::empty({x.size(0), x.size(1), g.out_h, g.out_w}, x.dtype(), x.device());
   visit_compute_dtype(x.dtype(), "avg_pool2d", [&](auto v) {
     using T = decltype(v);
-    kernels::cpu::avg_pool2d_forward(g, count_include_pad, src.data<T>(), out.data<T>());
+    const T* px = src.device_data<T>();
+    T* py = out.device_data<T>();
+    on_device(
+        x, [&] { kernels::cpu::avg_pool2d_forward(g, count_include_pad, px, py); },
+        [&](auto stream) { kernels::cuda::avg_pool2d_forward(g, count_include_pad, px, py, stream); });
   });
   if (any_requires_grad({x})) {
     auto node = std::make_shared<AvgPool2dBackward>();

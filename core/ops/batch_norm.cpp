@@ -2,13 +2,17 @@
 // training: normalizes with the batch mean and biased variance, and updates the running stats
 // in place when they are defined: running = (1 - momentum) * running + momentum * batch stat,
 // with the unbiased batch variance (as torch.nn.functional.batch_norm). eval: normalizes with
-// the running stats, which are then constants for backward (frozen batch norm).
+// the running stats, which are then constants for backward (frozen batch norm). On a GPU the
+// kernels are graft's or cuDNN's as kernel_source(KernelFamily::batch_norm) says (cuDNN has no
+// evaluation-mode backward: graft's runs there either way).
 #include "kernels/batch_norm.h"
 
 #include <utility>
 
 #include "core/autograd.h"
+#include "core/kernel_choice.h"
 #include "core/ops/checks.h"
+#include "core/ops/on_device.h"
 #include "core/ops/ops.h"
 
 namespace graft::ops {
@@ -28,8 +32,11 @@ Layout layout_of(const Tensor& x) {
 // Kernels take null for an absent optional tensor.
 template <class T>
 T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
+  return t.defined() ? t.device_data<T>() : nullptr;
 }
+
+bool use_vendor() { return kernel_source(KernelFamily::batch_norm) == KernelSource::vendor; }
+
 
 void check_per_channel(const Tensor& t, const char* arg, int64_t channels) {
   if (!t.defined()) return;
@@ -51,21 +58,36 @@ struct BatchNormBackward : Node {
   std::vector<Tensor> backward(const Tensor& grad_output) override {
     const Tensor dy = grad_output.contiguous();
     const auto [n, c, hw] = layout;
+    const Device device = dy.device();
     Tensor dx, dweight, dbias;
-    if (needs_grad(0)) dx = Tensor::empty(dy.shape(), dy.dtype());
-    if (needs_grad(1)) dweight = Tensor::empty({c}, dy.dtype());
-    if (needs_grad(2)) dbias = Tensor::empty({c}, dy.dtype());
+    if (needs_grad(0)) dx = Tensor::empty(dy.shape(), dy.dtype(), device);
+    if (needs_grad(1)) dweight = Tensor::empty({c}, dy.dtype(), device);
+    if (needs_grad(2)) dbias = Tensor::empty({c}, dy.dtype(), device);
     visit_compute_dtype(dy.dtype(), "batch_norm", [&](auto v) {
       using T = decltype(v);
+      const T *pdy = dy.device_data<T>(), *px = data_or_null<T>(x), *pw = data_or_null<T>(weight);
+      T *pdx = data_or_null<T>(dx), *pdw = data_or_null<T>(dweight), *pdb = data_or_null<T>(dbias);
       if (training) {
-        kernels::cpu::batch_norm_backward_train(dy.data<T>(), x.data<T>(), n, c, hw, data_or_null<T>(weight),
-                                                mean.data<T>(), invstd.data<T>(), data_or_null<T>(dx),
-                                                data_or_null<T>(dweight), data_or_null<T>(dbias));
+        const T *pm = mean.device_data<T>(), *pi = invstd.device_data<T>();
+        on_device(
+            device, [&] { kernels::cpu::batch_norm_backward_train(pdy, px, n, c, hw, pw, pm, pi, pdx, pdw, pdb); },
+            [&](auto stream) {
+              check_float32_on_cuda<T>("batch_norm");
+              if constexpr (std::is_same_v<T, float>) {
+                const auto kernel = use_vendor() ? kernels::vendor::batch_norm_backward_train
+                                                 : kernels::cuda::batch_norm_backward_train<float>;
+                kernel(pdy, px, n, c, hw, pw, pm, pi, pdx, pdw, pdb, stream);
+              }
+            });
       } else {
-        kernels::cpu::batch_norm_backward_eval(dy.data<T>(), data_or_null<T>(x), n, c, hw,
-                                               data_or_null<T>(weight), running_mean.data<T>(),
-                                               running_var.data<T>(), eps, data_or_null<T>(dx),
-                                               data_or_null<T>(dweight), data_or_null<T>(dbias));
+        const T *prm = running_mean.device_data<T>(), *prv = running_var.device_data<T>();
+        on_device(
+            device,
+            [&] { kernels::cpu::batch_norm_backward_eval(pdy, px, n, c, hw, pw, prm, prv, eps, pdx, pdw, pdb); },
+            [&](auto stream) {
+              check_float32_on_cuda<T>("batch_norm");
+              kernels::cuda::batch_norm_backward_eval(pdy, px, n, c, hw, pw, prm, prv, eps, pdx, pdw, pdb, stream);
+            });
       }
     });
     return {dx, dweight, dbias};
@@ -85,7 +107,6 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       x, "x",
       {{&running_mean, "running_mean"}, {&running_var, "running_var"}, {&weight, "weight"}, {&bias, "bias"}},
       "batch_norm");
-  check_cpu(x, "batch_norm");
   const int64_t channels = x.size(1);
   check_per_channel(running_mean, "running_mean", channels);
   check_per_channel(running_var, "running_var", channels);
@@ -112,22 +133,43 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   const Tensor src = x.detach().contiguous();
   const Tensor w = weight.defined() ? weight.detach().contiguous() : Tensor();
   const Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  const Device device = x.device();
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), device);
   Tensor mean, invstd;
   visit_compute_dtype(x.dtype(), "batch_norm", [&](auto v) {
     using T = decltype(v);
     const auto [n, c, hw] = layout;
+    const T *px = src.device_data<T>(), *pw = data_or_null<T>(w), *pb = data_or_null<T>(b);
+    T* py = out.device_data<T>();
     if (training) {
-      mean = Tensor::empty({c}, x.dtype());
-      invstd = Tensor::empty({c}, x.dtype());
-      kernels::cpu::batch_norm_forward_train(src.data<T>(), n, c, hw, data_or_null<T>(w), data_or_null<T>(b),
-                                             eps, momentum, data_or_null<T>(running_mean),
-                                             data_or_null<T>(running_var), out.data<T>(), mean.data<T>(),
-                                             invstd.data<T>());
+      mean = Tensor::empty({c}, x.dtype(), device);
+      invstd = Tensor::empty({c}, x.dtype(), device);
+      T *prm = data_or_null<T>(running_mean), *prv = data_or_null<T>(running_var);
+      T *pm = mean.device_data<T>(), *pi = invstd.device_data<T>();
+      on_device(
+          device,
+          [&] { kernels::cpu::batch_norm_forward_train(px, n, c, hw, pw, pb, eps, momentum, prm, prv, py, pm, pi); },
+          [&](auto stream) {
+            check_float32_on_cuda<T>("batch_norm");
+            if constexpr (std::is_same_v<T, float>) {
+              const auto kernel = use_vendor() ? kernels::vendor::batch_norm_forward_train
+                                               : kernels::cuda::batch_norm_forward_train<float>;
+              kernel(px, n, c, hw, pw, pb, eps, momentum, prm, prv, py, pm, pi, stream);
+            }
+          });
     } else {
       const Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
-      kernels::cpu::batch_norm_forward_eval(src.data<T>(), n, c, hw, data_or_null<T>(w), data_or_null<T>(b),
-                                            rm.data<T>(), rv.data<T>(), eps, out.data<T>());
+      const T *prm = rm.device_data<T>(), *prv = rv.device_data<T>();
+      on_device(
+          device, [&] { kernels::cpu::batch_norm_forward_eval(px, n, c, hw, pw, pb, prm, prv, eps, py); },
+          [&](auto stream) {
+            check_float32_on_cuda<T>("batch_norm");
+            if constexpr (std::is_same_v<T, float>) {
+              const auto kernel = use_vendor() ? kernels::vendor::batch_norm_forward_eval
+                                               : kernels::cuda::batch_norm_forward_eval<float>;
+              kernel(px, n, c, hw, pw, pb, prm, prv, eps, py, stream);
+            }
+          });
     }
   });
 

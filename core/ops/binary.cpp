@@ -2,6 +2,7 @@
 // input's shape (the reverse of broadcasting).
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "core/ops/on_device.h"
 #include "core/ops/ops.h"
 #include "kernels/elementwise.h"
 
@@ -25,18 +26,29 @@ Tensor compute(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_float(a, name, "a");
   check_float(b, name, "b");
   check_same_kind(a, "a", {{&b, "b"}}, name);
-  check_cpu(a, name);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = Tensor::empty(shape, a.dtype());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   if (shape.empty()) shape = {1};  // a 0-d result is one element
   const Tensor ea = a.detach().reshape(a.dim() ? a.shape() : Shape{1}).expand(shape);
   const Tensor eb = b.detach().reshape(b.dim() ? b.shape() : Shape{1}).expand(shape);
   GRAFT_CHECK(shape.size() <= static_cast<size_t>(kernels::cpu::kMaxDims), name, ": at most ",
               kernels::cpu::kMaxDims, " dimensions are supported, got ", shape_str(shape));
+  const int ndim = static_cast<int>(shape.size());
   visit_compute_dtype(a.dtype(), name, [&](auto v) {
     using T = decltype(v);
-    kernels::cpu::binary_broadcast(op, static_cast<int>(shape.size()), shape.data(), ea.data<T>(),
-                                   ea.strides().data(), eb.data<T>(), eb.strides().data(), out.data<T>());
+    const T* pa = ea.device_data<T>();
+    const T* pb = eb.device_data<T>();
+    T* po = out.device_data<T>();
+    on_device(
+        a,
+        [&] {
+          kernels::cpu::binary_broadcast(op, ndim, shape.data(), pa, ea.strides().data(), pb, eb.strides().data(),
+                                         po);
+        },
+        [&](auto stream) {
+          kernels::cuda::binary_broadcast(op, ndim, shape.data(), pa, ea.strides().data(), pb, eb.strides().data(),
+                                          po, stream);
+        });
   });
   return out;
 }

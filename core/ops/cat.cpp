@@ -54,12 +54,11 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim_in) {
   }
   const int64_t dim = wrap_dim(dim_in, tensors[0].dim(), "cat");
   check_compatible(tensors, dim);
-  check_cpu(tensors[0], "cat");
 
   Shape shape = tensors[0].shape();
   shape[dim] = 0;
   for (const Tensor& t : tensors) shape[dim] += t.size(dim);
-  Tensor out = Tensor::empty(shape, tensors[0].dtype());
+  Tensor out = Tensor::empty(shape, tensors[0].dtype(), tensors[0].device());
   int64_t start = 0;
   for (const Tensor& t : tensors) {
     out.slice(dim, start, start + t.size(dim)).copy_(t);

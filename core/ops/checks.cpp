@@ -26,11 +26,6 @@ void check_same_kind(const Tensor& t, const char* arg,
   }
 }
 
-void check_cpu(const Tensor& t, const char* op) {
-  GRAFT_CHECK(t.device().is_cpu(), op, ": no kernel for ", t.device().str(),
-              " in this version of graft; run this op on the cpu device");
-}
-
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   const size_t n = std::max(a.size(), b.size());
   Shape out(n);

@@ -13,8 +13,6 @@ void check_dim(const Tensor& t, int64_t ndim, const char* op, const char* arg, c
 // Every defined tensor in `others` has t's dtype and device.
 void check_same_kind(const Tensor& t, const char* arg, std::initializer_list<std::pair<const Tensor*, const char*>> others,
                      const char* op);
-// Kernels for `op` exist only on the CPU so far.
-void check_cpu(const Tensor& t, const char* op);
 // NumPy broadcasting of two shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 

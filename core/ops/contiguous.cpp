@@ -1,6 +1,6 @@
 // contiguous: the same values in row-major order. Backward passes the gradient through.
 #include "core/autograd.h"
-#include "core/cuda_runtime.h"
+#include "core/ops/on_device.h"
 #include "kernels/copy.h"
 
 namespace graft {
@@ -15,11 +15,21 @@ struct ContiguousBackward : Node {
 
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
-  GRAFT_CHECK(device().is_cpu(), "contiguous: non-contiguous tensors on ", device().str(),
-              " are not supported yet; make the tensor contiguous on the CPU before moving it");
-  Tensor out = Tensor::empty(shape(), dtype());
-  kernels::cpu::gather_strided(raw_data(), static_cast<int>(dim()), shape().data(), strides().data(),
-                               dtype_size(dtype()), out.raw_data());
+  GRAFT_CHECK(device().is_cpu() || dim() <= kernels::cuda::kMaxStridedDims, "contiguous: a non-contiguous ",
+              device().str(), " tensor of more than ", kernels::cuda::kMaxStridedDims, " dims (shape ",
+              shape_str(shape()), ") is not supported; copy it on the cpu device");
+  Tensor out = Tensor::empty(shape(), dtype(), device());
+  const int ndim = static_cast<int>(dim());
+  ops::on_device(
+      *this,
+      [&] {
+        kernels::cpu::gather_strided(raw_data(), ndim, shape().data(), strides().data(), dtype_size(dtype()),
+                                     out.raw_data());
+      },
+      [&](auto stream) {
+        kernels::cuda::gather_strided(raw_data(), ndim, shape().data(), strides().data(), dtype_size(dtype()),
+                                      out.raw_data(), stream);
+      });
   if (any_requires_grad({*this})) record(out, std::make_shared<ContiguousBackward>(), {*this});
   return out;
 }

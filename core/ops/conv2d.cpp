@@ -2,9 +2,12 @@
 // in_channels is a depthwise convolution), plus an optional per-channel bias. Backward runs the
 // input-gradient kernel only when x needs a gradient and the weight-gradient kernel only when the
 // weight does, so a frozen layer costs one kernel and the first layer of a network (whose input
-// needs no gradient) costs one as well.
+// needs no gradient) costs one as well. On a GPU the kernels are graft's implicit GEMMs or cuDNN's,
+// as kernel_source(KernelFamily::conv2d) says (core/kernel_choice.h), in float32.
 #include "core/autograd.h"
+#include "core/kernel_choice.h"
 #include "core/ops/checks.h"
+#include "core/ops/on_device.h"
 #include "core/ops/ops.h"
 #include "kernels/conv2d.h"
 
@@ -78,6 +81,47 @@ Conv2dGeometry geometry(const Tensor& x, const Tensor& weight, Size2 stride, Siz
   return g;
 }
 
+bool use_vendor() { return kernel_source(KernelFamily::conv2d) == KernelSource::vendor; }
+
+// The three kernels on `device`. CUDA has float32 kernels only.
+template <typename T>
+void forward_on(Device device, const Conv2dGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  on_device(
+      device, [&] { kernels::cpu::conv2d_forward(g, x, w, b, y); },
+      [&](auto stream) {
+        check_float32_on_cuda<T>("conv2d");
+        if constexpr (std::is_same_v<T, float>) {
+          (use_vendor() ? kernels::vendor::conv2d_forward : kernels::cuda::conv2d_forward)(g, x, w, b, y, stream);
+        }
+      });
+}
+
+template <typename T>
+void backward_data_on(Device device, const Conv2dGeometry& g, const T* dy, const T* w, T* dx) {
+  on_device(
+      device, [&] { kernels::cpu::conv2d_backward_data(g, dy, w, dx); },
+      [&](auto stream) {
+        check_float32_on_cuda<T>("conv2d backward");
+        if constexpr (std::is_same_v<T, float>) {
+          (use_vendor() ? kernels::vendor::conv2d_backward_data : kernels::cuda::conv2d_backward_data)(g, dy, w, dx,
+                                                                                                      stream);
+        }
+      });
+}
+
+template <typename T>
+void backward_weight_on(Device device, const Conv2dGeometry& g, const T* x, const T* dy, T* dw, T* db) {
+  on_device(
+      device, [&] { kernels::cpu::conv2d_backward_weight(g, x, dy, dw, db); },
+      [&](auto stream) {
+        check_float32_on_cuda<T>("conv2d backward");
+        if constexpr (std::is_same_v<T, float>) {
+          (use_vendor() ? kernels::vendor::conv2d_backward_weight : kernels::cuda::conv2d_backward_weight)(
+              g, x, dy, dw, db, stream);
+        }
+      });
+}
+
 struct Conv2dBackward : Node {
   Conv2dGeometry geometry;
   Tensor x;       // detached, contiguous; saved only when the weight needs a gradient
@@ -89,18 +133,19 @@ struct Conv2dBackward : Node {
     const DType dtype = dy.dtype();
     const Conv2dGeometry& g = geometry;
     const bool need_x = needs_grad(0), need_w = needs_grad(1), need_b = needs_grad(2);
+    const Device device = dy.device();
     Tensor dx, dw, db;
-    if (need_x) dx = Tensor::empty({g.batch, g.in_channels, g.in_h, g.in_w}, dtype);
+    if (need_x) dx = Tensor::empty({g.batch, g.in_channels, g.in_h, g.in_w}, dtype, device);
     if (need_w) {
-      dw = Tensor::empty({g.out_channels, g.in_channels_per_group(), g.kernel_h, g.kernel_w}, dtype);
+      dw = Tensor::empty({g.out_channels, g.in_channels_per_group(), g.kernel_h, g.kernel_w}, dtype, device);
     }
-    if (need_b) db = Tensor::empty({g.out_channels}, dtype);
+    if (need_b) db = Tensor::empty({g.out_channels}, dtype, device);
     visit_compute_dtype(dtype, "conv2d backward", [&](auto v) {
       using T = decltype(v);
-      if (need_x) kernels::cpu::conv2d_backward_data(g, dy.data<T>(), weight.data<T>(), dx.data<T>());
+      if (need_x) backward_data_on(device, g, dy.device_data<T>(), weight.device_data<T>(), dx.device_data<T>());
       if (need_w) {
-        kernels::cpu::conv2d_backward_weight(g, x.data<T>(), dy.data<T>(), dw.data<T>(),
-                                             need_b ? db.data<T>() : nullptr);
+        backward_weight_on(device, g, x.device_data<T>(), dy.device_data<T>(), dw.device_data<T>(),
+                           need_b ? db.device_data<T>() : nullptr);
       }
     });
     if (need_b && !need_w) db = sum(dy, {0, 2, 3});
@@ -117,16 +162,15 @@ struct Conv2dBackward : Node {
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding,
               Size2 dilation, int64_t groups) {
   check_arguments(x, weight, bias, stride, padding, dilation, groups);
-  check_cpu(x, "conv2d");
   const Conv2dGeometry g = geometry(x, weight, stride, padding, dilation, groups);
   const Tensor cx = x.detach().contiguous();
   const Tensor cw = weight.detach().contiguous();
   const Tensor cb = bias.defined() ? bias.detach().contiguous() : Tensor();
-  Tensor out = Tensor::empty({g.batch, g.out_channels, g.out_h(), g.out_w()}, x.dtype());
+  Tensor out = Tensor::empty({g.batch, g.out_channels, g.out_h(), g.out_w()}, x.dtype(), x.device());
   visit_compute_dtype(x.dtype(), "conv2d", [&](auto v) {
     using T = decltype(v);
-    kernels::cpu::conv2d_forward(g, cx.data<T>(), cw.data<T>(), cb.defined() ? cb.data<T>() : nullptr,
-                                 out.data<T>());
+    forward_on(x.device(), g, cx.device_data<T>(), cw.device_data<T>(), cb.defined() ? cb.device_data<T>() : nullptr,
+               out.device_data<T>());
   });
   if (any_requires_grad({x, weight, bias})) {
     auto node = std::make_shared<Conv2dBackward>();

@@ -5,14 +5,16 @@
 // when every sample is ignored, as in PyTorch).
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "core/ops/on_device.h"
 #include "core/ops/ops.h"
-#include "kernels/reduce.h"
 #include "kernels/softmax.h"
 
 namespace graft::ops {
 namespace {
 
-void check_arguments(const Tensor& logits, const Tensor& target, int64_t ignore_index, double label_smoothing) {
+// Checks the arguments and returns the number of samples whose target is not ignore_index (read on
+// the host, where the targets are checked anyway).
+int64_t check_arguments(const Tensor& logits, const Tensor& target, int64_t ignore_index, double label_smoothing) {
   check_float(logits, "cross_entropy", "logits");
   check_dim(logits, 2, "cross_entropy", "logits", "[N, C]");
   GRAFT_CHECK(target.defined(), "cross_entropy: argument 'target' is undefined");
@@ -26,14 +28,16 @@ void check_arguments(const Tensor& logits, const Tensor& target, int64_t ignore_
               "; move one with .to(device)");
   GRAFT_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0,
               "cross_entropy: label_smoothing must be in [0, 1], got ", label_smoothing);
-  check_cpu(logits, "cross_entropy");
   const int64_t classes = logits.size(1);
   const std::vector<int64_t> values = target.to_vector<int64_t>();
+  int64_t counted = 0;
   for (size_t i = 0; i < values.size(); ++i) {
     GRAFT_CHECK(values[i] == ignore_index || (values[i] >= 0 && values[i] < classes), "cross_entropy: target[",
                 i, "] = ", values[i], " is out of range for ", classes, " classes (expected 0..", classes - 1,
                 " or ignore_index ", ignore_index, ")");
+    if (values[i] != ignore_index) ++counted;
   }
+  return counted;
 }
 
 struct CrossEntropyBackward : Node {
@@ -51,11 +55,19 @@ struct CrossEntropyBackward : Node {
       if (reduction == Reduction::mean) per_sample = per_sample / static_cast<double>(counted);
       per_sample = per_sample.expand({n}).contiguous();
     }
-    Tensor dlogits = Tensor::empty({n, c}, log_probs.dtype());
+    Tensor dlogits = Tensor::empty({n, c}, log_probs.dtype(), log_probs.device());
+    const int64_t* pt = target.device_data<int64_t>();
     visit_compute_dtype(log_probs.dtype(), "cross_entropy", [&](auto v) {
       using T = decltype(v);
-      kernels::cpu::cross_entropy_backward(log_probs.data<T>(), target.data<int64_t>(), n, c, ignore_index,
-                                           label_smoothing, per_sample.data<T>(), dlogits.data<T>());
+      const T* plp = log_probs.device_data<T>();
+      const T* pg = per_sample.device_data<T>();
+      T* pdx = dlogits.device_data<T>();
+      on_device(
+          log_probs,
+          [&] { kernels::cpu::cross_entropy_backward(plp, pt, n, c, ignore_index, label_smoothing, pg, pdx); },
+          [&](auto stream) {
+            kernels::cuda::cross_entropy_backward(plp, pt, n, c, ignore_index, label_smoothing, pg, pdx, stream);
+          });
     });
     return {dlogits};
   }
@@ -69,24 +81,27 @@ struct CrossEntropyBackward : Node {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target_in, Reduction reduction, int64_t ignore_index,
                      double label_smoothing) {
-  check_arguments(logits, target_in, ignore_index, label_smoothing);
+  const int64_t counted = check_arguments(logits, target_in, ignore_index, label_smoothing);
   const int64_t n = logits.size(0), c = logits.size(1);
   const Tensor x = logits.detach().contiguous();
   const Tensor target = target_in.detach().contiguous();
-  Tensor log_probs = Tensor::empty({n, c}, logits.dtype());
-  Tensor loss = Tensor::empty({n}, logits.dtype());
-  int64_t counted = 0;
+  Tensor log_probs = Tensor::empty({n, c}, logits.dtype(), logits.device());
+  Tensor loss = Tensor::empty({n}, logits.dtype(), logits.device());
+  const int64_t* pt = target.device_data<int64_t>();
   visit_compute_dtype(logits.dtype(), "cross_entropy", [&](auto v) {
     using T = decltype(v);
-    counted = kernels::cpu::cross_entropy_forward(x.data<T>(), target.data<int64_t>(), n, c, ignore_index,
-                                                  label_smoothing, log_probs.data<T>(), loss.data<T>());
-    if (reduction != Reduction::none) {
-      Tensor total = Tensor::empty({}, logits.dtype());
-      kernels::cpu::sum_reduce(loss.data<T>(), int64_t{1}, n, int64_t{1}, total.data<T>());
-      if (reduction == Reduction::mean) *total.data<T>() /= static_cast<T>(counted);
-      loss = total;
-    }
+    const T* px = x.device_data<T>();
+    T* plp = log_probs.device_data<T>();
+    T* pl = loss.device_data<T>();
+    on_device(
+        logits, [&] { kernels::cpu::cross_entropy_forward(px, pt, n, c, ignore_index, label_smoothing, plp, pl); },
+        [&](auto stream) {
+          kernels::cuda::cross_entropy_forward(px, pt, n, c, ignore_index, label_smoothing, plp, pl, nullptr, stream);
+        });
   });
+  // The reduction in T, as torch does it: the sum, then one division by the count.
+  if (reduction != Reduction::none) loss = sum(loss);
+  if (reduction == Reduction::mean) loss = loss / static_cast<double>(counted);
 
   if (any_requires_grad({logits})) {
     auto node = std::make_shared<CrossEntropyBackward>();

@@ -2,12 +2,12 @@
 // into the GEMM's rows. The transposes are GEMM flags; none is materialized. Backward:
 //   dx = dy @ weight,  dweight = dy^T @ x (summed over all leading dims),  dbias = sum of dy rows,
 // each computed only when its input needs a gradient.
-#include <algorithm>
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "core/ops/device_gemm.h"
+#include "core/ops/on_device.h"
 #include "core/ops/ops.h"
-#include "kernels/gemm.h"
 #include "kernels/reduce.h"
 
 namespace graft::ops {
@@ -40,21 +40,27 @@ struct LinearBackward : Node {
     const Tensor dy = grad.contiguous();  // [rows, out] in memory
     const DType dtype = dy.dtype();
     Tensor dx, dw, db;
-    if (needs_grad(0)) dx = Tensor::empty(x_shape, dtype);
-    if (needs_grad(1)) dw = Tensor::empty({out, in}, dtype);
-    if (needs_grad(2)) db = Tensor::empty({out}, dtype);
+    const Device device = dy.device();
+    if (needs_grad(0)) dx = Tensor::empty(x_shape, dtype, device);
+    if (needs_grad(1)) dw = Tensor::empty({out, in}, dtype, device);
+    if (needs_grad(2)) db = Tensor::empty({out}, dtype, device);
     visit_compute_dtype(dtype, "linear backward", [&](auto v) {
       using T = decltype(v);
-      const T* g = dy.data<T>();
+      const T* g = dy.device_data<T>();
       if (dx.defined()) {
-        kernels::cpu::gemm(false, false, rows, in, out, T(1), g, out, weight.data<T>(), in, T(0),
-                           dx.data<T>(), in);
+        device_gemm(device, false, false, rows, in, out, T(1), g, out, weight.device_data<T>(), in, T(0),
+                    dx.device_data<T>(), in);
       }
       if (dw.defined()) {
-        kernels::cpu::gemm(true, false, out, in, rows, T(1), g, out, x.data<T>(), in, T(0),
-                           dw.data<T>(), in);
+        device_gemm(device, true, false, out, in, rows, T(1), g, out, x.device_data<T>(), in, T(0),
+                    dw.device_data<T>(), in);
       }
-      if (db.defined()) kernels::cpu::sum_reduce(g, int64_t{1}, rows, out, db.data<T>());
+      if (db.defined()) {
+        T* pdb = db.device_data<T>();
+        on_device(
+            device, [&] { kernels::cpu::sum_reduce(g, int64_t{1}, rows, out, pdb); },
+            [&](auto stream) { kernels::cuda::sum_reduce(g, int64_t{1}, rows, out, pdb, stream); });
+      }
     });
     return {dx, dw, db};
   }
@@ -68,24 +74,19 @@ struct LinearBackward : Node {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_arguments(x, weight, bias);
-  check_cpu(x, "linear");
   const int64_t in = weight.size(1), out = weight.size(0);
   const int64_t rows = shape_numel(Shape(x.shape().begin(), x.shape().end() - 1));  // leading dims
   const Tensor cx = x.detach().contiguous().reshape({rows, in});
   const Tensor cw = weight.detach().contiguous();
   Shape out_shape = x.shape();
   out_shape.back() = out;
-  Tensor y = Tensor::empty(out_shape, x.dtype());
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  // Every row starts as the bias; the GEMM adds onto it (beta = 1).
+  if (bias.defined()) y.view({rows, out}).copy_(bias.detach().expand({rows, out}));
   visit_compute_dtype(x.dtype(), "linear", [&](auto v) {
     using T = decltype(v);
-    T* py = y.data<T>();
-    if (bias.defined()) {  // every row starts as the bias; the GEMM adds onto it (beta = 1)
-      const Tensor cb = bias.detach().contiguous();
-      const T* pb = cb.data<T>();
-      for (int64_t r = 0; r < rows; ++r) std::copy(pb, pb + out, py + r * out);
-    }
-    kernels::cpu::gemm(false, true, rows, out, in, T(1), cx.data<T>(), in, cw.data<T>(), in,
-                       bias.defined() ? T(1) : T(0), py, out);
+    device_gemm(x.device(), false, true, rows, out, in, T(1), cx.device_data<T>(), in, cw.device_data<T>(), in,
+                bias.defined() ? T(1) : T(0), y.device_data<T>(), out);
   });
   if (any_requires_grad({x, weight, bias})) {
     auto node = std::make_shared<LinearBackward>();

@@ -3,6 +3,7 @@
 // layout the kernels work on. Backward needs only the output: dx = dy - exp(y) * sum(dy).
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "core/ops/on_device.h"
 #include "core/ops/ops.h"
 #include "kernels/softmax.h"
 
@@ -30,11 +31,16 @@ struct LogSoftmaxBackward : Node {
   const char* name() const override { return "LogSoftmaxBackward"; }
   std::vector<Tensor> backward(const Tensor& grad) override {
     const Tensor dy = grad.contiguous();
-    Tensor dx = Tensor::empty(output.shape(), output.dtype());
+    Tensor dx = Tensor::empty(output.shape(), output.dtype(), output.device());
+    const Extents e = extents;
     visit_compute_dtype(output.dtype(), "log_softmax", [&](auto v) {
       using T = decltype(v);
-      kernels::cpu::log_softmax_backward(dy.data<T>(), output.data<T>(), extents.outer, extents.dim,
-                                         extents.inner, dx.data<T>());
+      const T* pdy = dy.device_data<T>();
+      const T* py = output.device_data<T>();
+      T* pdx = dx.device_data<T>();
+      on_device(
+          output, [&] { kernels::cpu::log_softmax_backward(pdy, py, e.outer, e.dim, e.inner, pdx); },
+          [&](auto stream) { kernels::cuda::log_softmax_backward(pdy, py, e.outer, e.dim, e.inner, pdx, stream); });
     });
     return {dx};
   }
@@ -45,14 +51,17 @@ struct LogSoftmaxBackward : Node {
 
 Tensor log_softmax(const Tensor& x, int64_t dim_in) {
   check_float(x, "log_softmax", "x");
-  check_cpu(x, "log_softmax");
   const int64_t dim = wrap_dim(dim_in, std::max<int64_t>(x.dim(), 1), "log_softmax");
   const Extents e = extents_around(x.shape(), dim);
   const Tensor src = x.detach().contiguous();
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   visit_compute_dtype(x.dtype(), "log_softmax", [&](auto v) {
     using T = decltype(v);
-    kernels::cpu::log_softmax_forward(src.data<T>(), e.outer, e.dim, e.inner, out.data<T>());
+    const T* px = src.device_data<T>();
+    T* py = out.device_data<T>();
+    on_device(
+        x, [&] { kernels::cpu::log_softmax_forward(px, e.outer, e.dim, e.inner, py); },
+        [&](auto stream) { kernels::cuda::log_softmax_forward(px, e.outer, e.dim, e.inner, py, stream); });
   });
   if (any_requires_grad({x})) {
     auto node = std::make_shared<LogSoftmaxBackward>();

@@ -2,12 +2,11 @@
 // shared by every product. Backward, per product i:
 //   da_i = dy_i @ b_i^T,  db_i = a_i^T @ dy_i  (transposes as GEMM flags),
 // and a shared operand's gradient is the sum over the batch, accumulated by the GEMM (beta = 1).
-#include <algorithm>
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "core/ops/device_gemm.h"
 #include "core/ops/ops.h"
-#include "kernels/gemm.h"
 
 namespace graft::ops {
 namespace {
@@ -44,21 +43,27 @@ MatmulShape check_arguments(const Tensor& a, const Tensor& b) {
   return s;
 }
 
-// C_i = op(A_i) op(B_i) for i in [0, batch). op(A_i) is m x k, op(B_i) k x n, both stored
-// contiguously (transposed when the flag is set). A shared operand is the same matrix for every
-// i; a shared result is the sum of the batch's products.
+// C_i = op(A_i) op(B_i) for i in [0, batch), on `device`. op(A_i) is m x k, op(B_i) k x n, both
+// stored contiguously (transposed when the flag is set). A shared operand is the same matrix for
+// every i; a shared result is the sum of the batch's products (the caller zeroes it when batch is 0).
 template <typename T>
-void batched_gemm(int64_t batch, int64_t m, int64_t n, int64_t k, bool trans_a, const T* a, bool shared_a,
-                  bool trans_b, const T* b, bool shared_b, T* c, bool shared_c) {
-  if (shared_c && batch == 0) std::fill(c, c + m * n, T(0));  // an empty sum
-  for (int64_t i = 0; i < batch; ++i) {
-    const T* a_i = a + (shared_a ? 0 : i * m * k);
-    const T* b_i = b + (shared_b ? 0 : i * k * n);
-    T* c_i = c + (shared_c ? 0 : i * m * n);
-    const T beta = shared_c && i > 0 ? T(1) : T(0);
-    kernels::cpu::gemm(trans_a, trans_b, m, n, k, T(1), a_i, trans_a ? m : k, b_i, trans_b ? k : n, beta,
-                       c_i, n);
+void batched_gemm(Device device, int64_t batch, int64_t m, int64_t n, int64_t k, bool trans_a, const T* a,
+                  bool shared_a, bool trans_b, const T* b, bool shared_b, T* c, bool shared_c) {
+  const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
+  if (!shared_c) {
+    device_gemm_batched(device, trans_a, trans_b, m, n, k, T(1), a, lda, shared_a ? 0 : m * k, b, ldb,
+                        shared_b ? 0 : k * n, T(0), c, n, m * n, batch);
+    return;
   }
+  for (int64_t i = 0; i < batch; ++i) {  // each product adds onto the sum so far (beta = 1)
+    device_gemm(device, trans_a, trans_b, m, n, k, T(1), a + (shared_a ? 0 : i * m * k), lda,
+                b + (shared_b ? 0 : i * k * n), ldb, i > 0 ? T(1) : T(0), c, n);
+  }
+}
+
+// The gradient of an operand: zeros when it is shared by an empty batch (an empty sum).
+Tensor gradient_buffer(const Shape& shape, bool shared, int64_t batch, DType dtype, Device device) {
+  return shared && batch == 0 ? Tensor::zeros(shape, dtype, device) : Tensor::empty(shape, dtype, device);
 }
 
 struct MatmulBackward : Node {
@@ -71,17 +76,18 @@ struct MatmulBackward : Node {
   std::vector<Tensor> backward(const Tensor& grad) override {
     const Tensor dy = grad.contiguous();
     Tensor da, db;
-    if (needs_grad(0)) da = Tensor::empty(a_shape, dy.dtype());
-    if (needs_grad(1)) db = Tensor::empty(b_shape, dy.dtype());
+    const Device device = dy.device();
+    if (needs_grad(0)) da = gradient_buffer(a_shape, s.shared_a, s.batch, dy.dtype(), device);
+    if (needs_grad(1)) db = gradient_buffer(b_shape, s.shared_b, s.batch, dy.dtype(), device);
     visit_compute_dtype(dy.dtype(), "matmul backward", [&](auto v) {
       using T = decltype(v);
       if (da.defined()) {  // [m, n] @ [k, n]^T
-        batched_gemm(s.batch, s.m, s.k, s.n, false, dy.data<T>(), false, true, b.data<T>(), s.shared_b,
-                     da.data<T>(), s.shared_a);
+        batched_gemm(device, s.batch, s.m, s.k, s.n, false, dy.device_data<T>(), false, true, b.device_data<T>(),
+                     s.shared_b, da.device_data<T>(), s.shared_a);
       }
       if (db.defined()) {  // [m, k]^T @ [m, n]
-        batched_gemm(s.batch, s.k, s.n, s.m, true, a.data<T>(), s.shared_a, false, dy.data<T>(), false,
-                     db.data<T>(), s.shared_b);
+        batched_gemm(device, s.batch, s.k, s.n, s.m, true, a.device_data<T>(), s.shared_a, false,
+                     dy.device_data<T>(), false, db.device_data<T>(), s.shared_b);
       }
     });
     return {da, db};
@@ -96,14 +102,13 @@ struct MatmulBackward : Node {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   const MatmulShape s = check_arguments(a, b);
-  check_cpu(a, "matmul");
   const Tensor ca = a.detach().contiguous();
   const Tensor cb = b.detach().contiguous();
-  Tensor out = Tensor::empty(a.dim() == 3 ? Shape{s.batch, s.m, s.n} : Shape{s.m, s.n}, a.dtype());
+  Tensor out = Tensor::empty(a.dim() == 3 ? Shape{s.batch, s.m, s.n} : Shape{s.m, s.n}, a.dtype(), a.device());
   visit_compute_dtype(a.dtype(), "matmul", [&](auto v) {
     using T = decltype(v);
-    batched_gemm(s.batch, s.m, s.n, s.k, false, ca.data<T>(), s.shared_a, false, cb.data<T>(), s.shared_b,
-                 out.data<T>(), false);
+    batched_gemm(a.device(), s.batch, s.m, s.n, s.k, false, ca.device_data<T>(), s.shared_a, false,
+                 cb.device_data<T>(), s.shared_b, out.device_data<T>(), false);
   });
   if (any_requires_grad({a, b})) {
     auto node = std::make_shared<MatmulBackward>();

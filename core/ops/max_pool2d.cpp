@@ -1,6 +1,7 @@
 // max_pool2d over x [N, C, H, W] (or [C, H, W]): the maximum of each dilated window; padding
 // never wins. The argmax of each window is saved, and backward scatters the gradient to it.
 #include "core/autograd.h"
+#include "core/ops/on_device.h"
 #include "core/ops/pool2d_common.h"
 
 namespace graft::ops {
@@ -13,10 +14,16 @@ struct MaxPool2dBackward : Node {
   const char* name() const override { return "MaxPool2dBackward"; }
   std::vector<Tensor> backward(const Tensor& grad_output) override {
     const Tensor dy = grad_output.contiguous();
-    Tensor dx = Tensor::empty(input_shape, dy.dtype());
+    Tensor dx = Tensor::empty(input_shape, dy.dtype(), dy.device());
+    const kernels::Pool2dGeometry& g = geometry;
+    const int64_t* pi = indices.device_data<int64_t>();
     visit_compute_dtype(dy.dtype(), "max_pool2d", [&](auto v) {
       using T = decltype(v);
-      kernels::cpu::max_pool2d_backward(geometry, dy.data<T>(), indices.data<int64_t>(), dx.data<T>());
+      const T* pdy = dy.device_data<T>();
+      T* pdx = dx.device_data<T>();
+      on_device(
+          dy, [&] { kernels::cpu::max_pool2d_backward(g, pdy, pi, pdx); },
+          [&](auto stream) { kernels::cuda::max_pool2d_backward(g, pdy, pi, pdx, stream); });
     });
     return {dx};
   }
@@ -33,11 +40,16 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 paddin
   const kernels::Pool2dGeometry g =
       pool2d_geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode);
   const Tensor src = x.detach().contiguous();
-  Tensor out = Tensor::empty({x.size(0), x.size(1), g.out_h, g.out_w}, x.dtype());
-  Tensor indices = Tensor::empty(out.shape(), DType::i64);
+  Tensor out = Tensor::empty({x.size(0), x.size(1), g.out_h, g.out_w}, x.dtype(), x.device());
+  Tensor indices = Tensor::empty(out.shape(), DType::i64, x.device());
+  int64_t* pi = indices.device_data<int64_t>();
   visit_compute_dtype(x.dtype(), "max_pool2d", [&](auto v) {
     using T = decltype(v);
-    kernels::cpu::max_pool2d_forward(g, src.data<T>(), out.data<T>(), indices.data<int64_t>());
+    const T* px = src.device_data<T>();
+    T* py = out.device_data<T>();
+    on_device(
+        x, [&] { kernels::cpu::max_pool2d_forward(g, px, py, pi); },
+        [&](auto stream) { kernels::cuda::max_pool2d_forward(g, px, py, pi, stream); });
   });
   if (any_requires_grad({x})) {
     auto node = std::make_shared<MaxPool2dBackward>();

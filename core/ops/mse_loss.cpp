@@ -31,7 +31,6 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   GRAFT_CHECK(input.shape() == target.shape(), "mse_loss: argument 'target' has shape ",
               shape_str(target.shape()), " but 'input' has shape ", shape_str(input.shape()),
               "; they must be the same");
-  check_cpu(input, "mse_loss");
   // Built from other ops on detached tensors; this op records one node of its own instead.
   const Tensor diff = input.detach() - target.detach();
   Tensor loss = diff * diff;

@@ -24,7 +24,6 @@ inline kernels::Pool2dGeometry pool2d_geometry(const char* op, const Tensor& x, 
                                                Size2 padding, Size2 dilation, bool ceil_mode) {
   check_float(x, op, "x");
   check_dim(x, 4, op, "x", "[N, C, H, W] (or 3-D [C, H, W])");
-  check_cpu(x, op);
   const auto str = [](Size2 s) { return shape_str({s[0], s[1]}); };
   for (int axis = 0; axis < 2; ++axis) {
     GRAFT_CHECK(kernel[axis] >= 1, op, ": kernel_size must be positive, got ", str(kernel));

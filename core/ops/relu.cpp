@@ -1,6 +1,7 @@
 // relu: y = max(x, 0). Backward passes the gradient where the saved output is positive.
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "core/ops/on_device.h"
 #include "core/ops/ops.h"
 #include "kernels/elementwise.h"
 
@@ -12,10 +13,15 @@ struct ReluBackward : Node {
   const char* name() const override { return "ReluBackward"; }
   std::vector<Tensor> backward(const Tensor& grad_output) override {
     const Tensor g = grad_output.contiguous();
-    Tensor dx = Tensor::empty(y.shape(), y.dtype());
+    Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
     visit_compute_dtype(y.dtype(), "relu", [&](auto v) {
       using T = decltype(v);
-      kernels::cpu::relu_backward(g.data<T>(), y.data<T>(), y.numel(), dx.data<T>());
+      const T* pg = g.device_data<T>();
+      const T* py = y.device_data<T>();
+      T* pdx = dx.device_data<T>();
+      on_device(
+          y, [&] { kernels::cpu::relu_backward(pg, py, y.numel(), pdx); },
+          [&](auto stream) { kernels::cuda::relu_backward(pg, py, y.numel(), pdx, stream); });
     });
     return {dx};
   }
@@ -26,12 +32,15 @@ struct ReluBackward : Node {
 
 Tensor relu(const Tensor& x) {
   check_float(x, "relu", "x");
-  check_cpu(x, "relu");
   const Tensor src = x.detach().contiguous();
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   visit_compute_dtype(x.dtype(), "relu", [&](auto v) {
     using T = decltype(v);
-    kernels::cpu::relu_forward(src.data<T>(), src.numel(), out.data<T>());
+    const T* px = src.device_data<T>();
+    T* py = out.device_data<T>();
+    on_device(
+        x, [&] { kernels::cpu::relu_forward(px, src.numel(), py); },
+        [&](auto stream) { kernels::cuda::relu_forward(px, src.numel(), py, stream); });
   });
   if (any_requires_grad({x})) {
     auto node = std::make_shared<ReluBackward>();

@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/ops/checks.h"
+#include "core/ops/on_device.h"
 #include "core/ops/ops.h"
 #include "kernels/reduce.h"
 
@@ -54,10 +55,14 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& dims) {
   for (int64_t d : dims) reduce *= x.size(d);
   order.insert(order.end(), dims.begin(), dims.end());
   const Tensor src = x.detach().permute(order).contiguous();
-  Tensor out = Tensor::empty({outer}, x.dtype());
+  Tensor out = Tensor::empty({outer}, x.dtype(), x.device());
   visit_compute_dtype(x.dtype(), "sum", [&](auto v) {
     using T = decltype(v);
-    kernels::cpu::sum_reduce(src.data<T>(), outer, reduce, int64_t{1}, out.data<T>());
+    const T* px = src.device_data<T>();
+    T* po = out.device_data<T>();
+    on_device(
+        x, [&] { kernels::cpu::sum_reduce(px, outer, reduce, int64_t{1}, po); },
+        [&](auto stream) { kernels::cuda::sum_reduce(px, outer, reduce, int64_t{1}, po, stream); });
   });
   return out;
 }
@@ -66,7 +71,6 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& dims) {
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   check_float(x, "sum", "x");
-  check_cpu(x, "sum");
   const std::vector<int64_t> dims = normalize_dims(dims_in, x.dim(), "sum");
   const Shape keepdim_shape = kept_shape(x.shape(), dims);
   Shape out_shape;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/optim_constants.h"
 
 // std::fma marks each place where torch's CPU kernels fuse a multiply and an add; everywhere else
 // the products and sums are rounded separately: CMakeLists.txt compiles this file with
@@ -15,6 +16,8 @@
 namespace graft::kernels::cpu {
 namespace {
 
+using namespace optim_detail;
+
 constexpr int64_t kGrain = 32768;  // elements per thread chunk, as for the elementwise kernels
 
 // torch.maximum: NaN in either operand gives NaN.
@@ -22,24 +25,6 @@ template <typename T>
 T nan_propagating_max(T a, T b) {
   return (a > b || a != a) ? a : b;
 }
-
-// Calls fn.operator()<flags...>() with the run-time flags as template arguments, so that each
-// combination of options compiles to its own straight loop, which the compiler vectorizes.
-template <size_t N, bool... kChosen, class Fn>
-void with_constant_flags(const std::array<bool, N>& flags, Fn&& fn) {
-  if constexpr (sizeof...(kChosen) == N) {
-    fn.template operator()<kChosen...>();
-  } else if (flags[sizeof...(kChosen)]) {
-    with_constant_flags<N, kChosen..., true>(flags, fn);
-  } else {
-    with_constant_flags<N, kChosen..., false>(flags, fn);
-  }
-}
-
-template <typename T>
-struct SgdConstants {
-  T weight_decay, momentum, one_minus_dampening, minus_lr;
-};
 
 template <typename T, bool kDecay, bool kMomentum, bool kFirstStep, bool kNesterov>
 void sgd_loop(int64_t n, T* param, const T* grad, T* momentum_buffer, const SgdConstants<T> c) {
@@ -57,17 +42,10 @@ void sgd_loop(int64_t n, T* param, const T* grad, T* momentum_buffer, const SgdC
   });
 }
 
-template <typename T>
-struct AdamConstants {
-  T minus_step_size, bias_correction2_sqrt, beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
-  T weight_decay;            // added to the gradient (Adam)
-  T decoupled_decay_factor;  // multiplies the parameter first (AdamW; exactly 1 for Adam)
-};
-
 template <typename T, bool kCoupledDecay, bool kAmsgrad>
 void adam_loop(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
-               const AdamConstants<T> c) {
-  parallel_for(0, n, kGrain, [&, c](int64_t begin, int64_t end) {
+               const AdamConstants<T> c, const AdamStepConstants<T> s) {
+  parallel_for(0, n, kGrain, [&, c, s](int64_t begin, int64_t end) {
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
       const T g = kCoupledDecay ? std::fma(param[i], c.weight_decay, grad[i]) : grad[i];
@@ -81,8 +59,8 @@ void adam_loop(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T*
         second_moment = nan_propagating_max(max_exp_avg_sq[i], v);
         max_exp_avg_sq[i] = second_moment;
       }
-      const T denom = std::sqrt(second_moment) / c.bias_correction2_sqrt + c.eps;
-      param[i] = p + c.minus_step_size * m / denom;
+      const T denom = std::sqrt(second_moment) / s.bias_correction2_sqrt + c.eps;
+      param[i] = p + s.minus_step_size * m / denom;
     }
   });
 }
@@ -92,10 +70,7 @@ void adam_loop(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T*
 template <typename T>
 void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buffer, bool first_step,
                 const SgdHyperparameters& h) {
-  const SgdConstants<T> c{.weight_decay = static_cast<T>(h.weight_decay),
-                          .momentum = static_cast<T>(h.momentum),
-                          .one_minus_dampening = static_cast<T>(1.0 - h.dampening),
-                          .minus_lr = static_cast<T>(-h.lr)};
+  const SgdConstants<T> c = sgd_constants<T>(h);
   with_constant_flags(std::array{h.weight_decay != 0, h.momentum != 0, first_step, h.nesterov},
                       [&]<bool kDecay, bool kMomentum, bool kFirstStep, bool kNesterov>() {
                         sgd_loop<T, kDecay, kMomentum, kFirstStep, kNesterov>(n, param, grad, momentum_buffer, c);
@@ -105,22 +80,11 @@ void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buffer, bool fir
 template <typename T>
 void adam_update(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
                  int64_t step, const AdamHyperparameters& h) {
-  const double bias_correction1 = 1.0 - std::pow(h.beta1, static_cast<double>(step));
-  const double bias_correction2 = 1.0 - std::pow(h.beta2, static_cast<double>(step));
-  const AdamConstants<T> c{
-      .minus_step_size = static_cast<T>(-(h.lr / bias_correction1)),
-      .bias_correction2_sqrt = static_cast<T>(std::sqrt(bias_correction2)),
-      .beta1 = static_cast<T>(h.beta1),
-      .one_minus_beta1 = static_cast<T>(1.0 - h.beta1),
-      .beta2 = static_cast<T>(h.beta2),
-      .one_minus_beta2 = static_cast<T>(1.0 - h.beta2),
-      .eps = static_cast<T>(h.eps),
-      .weight_decay = static_cast<T>(h.weight_decay),
-      .decoupled_decay_factor = h.decoupled_weight_decay ? static_cast<T>(1.0 - h.lr * h.weight_decay) : T(1),
-  };
+  const AdamConstants<T> c = adam_constants<T>(h);
+  const AdamStepConstants<T> s = adam_step_constants<T>(h, step);
   const bool coupled_decay = !h.decoupled_weight_decay && h.weight_decay != 0;
   with_constant_flags(std::array{coupled_decay, h.amsgrad}, [&]<bool kCoupledDecay, bool kAmsgrad>() {
-    adam_loop<T, kCoupledDecay, kAmsgrad>(n, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, c);
+    adam_loop<T, kCoupledDecay, kAmsgrad>(n, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, c, s);
   });
 }
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <type_traits>
 
-#include "kernels/cuda/fast_divmod.cuh"
+#include "kernels/cuda/broadcast_walk.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/map.cuh"
 #include "kernels/cuda/pack.cuh"
@@ -176,59 +176,14 @@ struct BinaryContiguousOp {
 
 using Layout = BroadcastLayout;
 
-// Divides 64-bit indices, for outputs of 2^31 elements or more.
-struct WideDivider {
-  WideDivider() = default;
-  explicit WideDivider(int64_t divisor) : value(divisor) {}
-  int64_t value = 1;
-  __device__ int64_t divisor() const { return value; }
-  __device__ int64_t divide(int64_t n) const { return n / value; }
-};
-
-// The walk's geometry as a kernel argument, innermost dim first.
-template <typename Divider>
-struct BroadcastWalk {
-  int ndim;
-  Divider sizes[kMaxDims];
-  int64_t a_strides[kMaxDims];
-  int64_t b_strides[kMaxDims];
-};
-
-template <typename Divider>
-BroadcastWalk<Divider> make_walk(const Layout& l) {
-  BroadcastWalk<Divider> walk{};
-  walk.ndim = l.ndim;
-  for (int d = 0; d < l.ndim; ++d) {
-    const int from = l.ndim - 1 - d;
-    walk.sizes[d] = Divider(l.shape[from]);
-    walk.a_strides[d] = l.a[from];
-    walk.b_strides[d] = l.b[from];
-  }
-  return walk;
-}
-
-// Output element i of `total` (Index: uint32_t below 2^31 elements, else int64_t). The loop over
-// dims is unrolled so that the argument arrays are indexed by constants.
+// Output element i of `total` (Index: uint32_t below 2^31 elements, else int64_t).
 template <typename Fn, typename T, typename Index, typename Divider>
 __global__ void broadcast_kernel(Fn fn, const BroadcastWalk<Divider> walk, const T* a, const T* b, T* out,
                                  Index total) {
   const Index stride = Index(gridDim.x) * Index(blockDim.x);
   for (Index i = Index(blockIdx.x) * Index(blockDim.x) + threadIdx.x; i < total; i += stride) {
-    int64_t a_offset = 0, b_offset = 0;
-    Index rest = i;
-#pragma unroll
-    for (int d = 0; d < kMaxDims; ++d) {
-      if (d == walk.ndim - 1) {  // the outermost dim: rest is its index
-        a_offset += int64_t(rest) * walk.a_strides[d];
-        b_offset += int64_t(rest) * walk.b_strides[d];
-        break;
-      }
-      const Index quotient = walk.sizes[d].divide(rest);
-      const Index index = rest - quotient * Index(walk.sizes[d].divisor());
-      a_offset += int64_t(index) * walk.a_strides[d];
-      b_offset += int64_t(index) * walk.b_strides[d];
-      rest = quotient;
-    }
+    int64_t a_offset, b_offset;
+    walk_offsets(walk, i, a_offset, b_offset);
     out[i] = fn(a[a_offset], b[b_offset]);
   }
 }

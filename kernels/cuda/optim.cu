@@ -23,42 +23,19 @@
 #include "kernels/cuda/rounding.cuh"
 #include "kernels/cuda/row_sums.cuh"
 #include "kernels/optim.h"
+#include "kernels/optim_constants.h"
 
 namespace graft::kernels::cuda {
 namespace {
+
+using namespace optim_detail;
 
 constexpr int64_t kChunkElements = 8192;
 constexpr int kSgdTensorsPerLaunch = 64;
 constexpr int kAdamTensorsPerLaunch = 48;
 constexpr size_t kMaxKernelArgumentBytes = 4096;
 
-// Calls fn.operator()<flags...>() with the run-time flags as template arguments, so that each
-// combination of options compiles to its own kernel without branches.
-template <size_t N, bool... kChosen, class Fn>
-void with_constant_flags(const std::array<bool, N>& flags, Fn&& fn) {
-  if constexpr (sizeof...(kChosen) == N) {
-    fn.template operator()<kChosen...>();
-  } else if (flags[sizeof...(kChosen)]) {
-    with_constant_flags<N, kChosen..., true>(flags, fn);
-  } else {
-    with_constant_flags<N, kChosen..., false>(flags, fn);
-  }
-}
-
 // ---- SGD ----
-
-template <typename T>
-struct SgdConstants {
-  T weight_decay, momentum, one_minus_dampening, minus_lr;
-};
-
-template <typename T>
-SgdConstants<T> sgd_constants(const SgdHyperparameters& h) {
-  return {.weight_decay = static_cast<T>(h.weight_decay),
-          .momentum = static_cast<T>(h.momentum),
-          .one_minus_dampening = static_cast<T>(1.0 - h.dampening),
-          .minus_lr = static_cast<T>(-h.lr)};
-}
 
 template <typename T, bool kDecay, bool kMomentum, bool kNesterov>
 __device__ void sgd_element(int64_t i, T* param, const T* grad, T* momentum_buffer, bool first_step,
@@ -117,38 +94,6 @@ void with_sgd_flags(const SgdHyperparameters& h, auto&& fn) {
 }
 
 // ---- Adam ----
-
-template <typename T>
-struct AdamConstants {
-  T beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
-  T weight_decay;            // added to the gradient (Adam)
-  T decoupled_decay_factor;  // multiplies the parameter first (AdamW; exactly 1 for Adam)
-};
-
-// The constants that depend on the step count.
-template <typename T>
-struct AdamStepConstants {
-  T minus_step_size, bias_correction2_sqrt;
-};
-
-template <typename T>
-AdamConstants<T> adam_constants(const AdamHyperparameters& h) {
-  return {.beta1 = static_cast<T>(h.beta1),
-          .one_minus_beta1 = static_cast<T>(1.0 - h.beta1),
-          .beta2 = static_cast<T>(h.beta2),
-          .one_minus_beta2 = static_cast<T>(1.0 - h.beta2),
-          .eps = static_cast<T>(h.eps),
-          .weight_decay = static_cast<T>(h.weight_decay),
-          .decoupled_decay_factor = h.decoupled_weight_decay ? static_cast<T>(1.0 - h.lr * h.weight_decay) : T(1)};
-}
-
-template <typename T>
-AdamStepConstants<T> adam_step_constants(const AdamHyperparameters& h, int64_t step) {
-  const double bias_correction1 = 1.0 - std::pow(h.beta1, static_cast<double>(step));
-  const double bias_correction2 = 1.0 - std::pow(h.beta2, static_cast<double>(step));
-  return {.minus_step_size = static_cast<T>(-(h.lr / bias_correction1)),
-          .bias_correction2_sqrt = static_cast<T>(std::sqrt(bias_correction2))};
-}
 
 template <typename T, bool kCoupledDecay, bool kAmsgrad>
 __device__ void adam_element(int64_t i, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,

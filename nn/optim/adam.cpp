@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/ops/on_device.h"
 #include "kernels/optim.h"
 #include "nn/optim/optimizer.h"
 
@@ -46,9 +47,18 @@ void Adam::step() {
                                               .amsgrad = options_.amsgrad};
     visit_compute_dtype(u.param.dtype(), "Adam.step", [&](auto t) {
       using T = decltype(t);
-      T* max_exp_avg_sq = options_.amsgrad ? u.state.buffers[2].data<T>() : nullptr;
-      kernels::cpu::adam_update<T>(u.param.numel(), u.param.data<T>(), u.grad.data<T>(), u.state.buffers[0].data<T>(),
-                                   u.state.buffers[1].data<T>(), max_exp_avg_sq, u.state.step, h);
+      T* max_exp_avg_sq = options_.amsgrad ? u.state.buffers[2].device_data<T>() : nullptr;
+      T* param = u.param.device_data<T>();
+      const T* grad = u.grad.device_data<T>();
+      T* exp_avg = u.state.buffers[0].device_data<T>();
+      T* exp_avg_sq = u.state.buffers[1].device_data<T>();
+      const int64_t n = u.param.numel(), step = u.state.step;
+      ops::on_device(
+          u.param,
+          [&] { kernels::cpu::adam_update<T>(n, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, h); },
+          [&](auto stream) {
+            kernels::cuda::adam_update<T>(n, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, h, stream);
+          });
     });
   });
 }

@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/ops/on_device.h"
 #include "kernels/optim.h"
 #include "nn/optim/optimizer.h"
 
@@ -20,8 +21,6 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     GRAFT_CHECK(params[i].defined(), "clip_grad_norm: parameter ", i, " is an undefined tensor");
     const Tensor grad = params[i].grad();
     if (!grad.defined()) continue;
-    GRAFT_CHECK(grad.device().is_cpu(), "clip_grad_norm: the gradient of parameter ", i, " is on ",
-                grad.device().str(), ": clipping on cuda: not built yet");
     GRAFT_CHECK(grad.dtype() == DType::f32 || grad.dtype() == DType::f64, "clip_grad_norm: the gradient of parameter ",
                 i, " has dtype ", dtype_name(grad.dtype()), "; only float32 and float64 gradients are supported");
     grads.push_back(grad);
@@ -38,7 +37,14 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     const Tensor data = grad.contiguous();
     const double squares = visit_compute_dtype(data.dtype(), "clip_grad_norm", [&](auto t) {
       using T = decltype(t);
-      return kernels::cpu::sum_of_squares<T>(data.data<T>(), data.numel());
+      const T* x = data.device_data<T>();
+      return ops::on_device(
+          data, [&] { return kernels::cpu::sum_of_squares<T>(x, data.numel()); },
+          [&](auto stream) {
+            const Tensor result = Tensor::empty({}, DType::f64, data.device());
+            kernels::cuda::sum_of_squares<T>(x, data.numel(), result.device_data<double>(), stream);
+            return result.item();
+          });
     });
     const double norm = round(grad.dtype(), std::sqrt(squares));
     sum_of_norms_squared += norm * norm;
@@ -51,7 +57,10 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
       const T reciprocal = T(1) / (static_cast<T>(total_norm) + static_cast<T>(1e-6));
       const T coefficient = std::min(reciprocal * static_cast<T>(max_norm), T(1));
       Tensor data = grad.contiguous();
-      kernels::cpu::scale_in_place<T>(data.data<T>(), data.numel(), coefficient);
+      T* x = data.device_data<T>();
+      ops::on_device(
+          data, [&] { kernels::cpu::scale_in_place<T>(x, data.numel(), coefficient); },
+          [&](auto stream) { kernels::cuda::scale_in_place<T>(x, data.numel(), coefficient, stream); });
       if (!data.same_storage(grad)) grad.copy_(data);
     });
   }

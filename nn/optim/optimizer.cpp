@@ -102,8 +102,8 @@ void Optimizer::for_each_update(const std::function<void(const Update&)>& update
     for (const auto& [name, param] : group.params) {
       const Tensor grad = param.grad();
       if (!grad.defined()) continue;
-      GRAFT_CHECK(param.device().is_cpu() && grad.device().is_cpu(), where, ": parameter '", name, "' is on ",
-                  param.device().str(), ": optimizer step on cuda: not built yet; train on the CPU for now");
+      GRAFT_CHECK(grad.device() == param.device(), where, ": the gradient of '", name, "' is on ",
+                  grad.device().str(), " but the parameter is on ", param.device().str());
       GRAFT_CHECK(grad.dtype() == param.dtype(), where, ": the gradient of '", name, "' has dtype ",
                   dtype_name(grad.dtype()), " but the parameter has ", dtype_name(param.dtype()));
       GRAFT_CHECK(grad.shape() == param.shape(), where, ": the gradient of '", name, "' has shape ",

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/ops/on_device.h"
 #include "kernels/optim.h"
 #include "nn/optim/optimizer.h"
 
@@ -38,8 +39,13 @@ void Sgd::step() {
                                              .nesterov = options_.nesterov};
     visit_compute_dtype(u.param.dtype(), "SGD.step", [&](auto t) {
       using T = decltype(t);
-      T* buffer = u.state.buffers.empty() ? nullptr : u.state.buffers[0].data<T>();
-      kernels::cpu::sgd_update<T>(u.param.numel(), u.param.data<T>(), u.grad.data<T>(), buffer, u.first, h);
+      T* buffer = u.state.buffers.empty() ? nullptr : u.state.buffers[0].device_data<T>();
+      T* param = u.param.device_data<T>();
+      const T* grad = u.grad.device_data<T>();
+      const int64_t n = u.param.numel();
+      ops::on_device(
+          u.param, [&] { kernels::cpu::sgd_update<T>(n, param, grad, buffer, u.first, h); },
+          [&](auto stream) { kernels::cuda::sgd_update<T>(n, param, grad, buffer, u.first, h, stream); });
     });
   });
 }

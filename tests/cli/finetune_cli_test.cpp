@@ -180,7 +180,19 @@ INSTANTIATE_TEST_SUITE_P(
                    testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
                    return std::string("--model resnet19");
                  },
-                 "resnet19"}),
+                 "resnet19"},
+        BadInput{"DeviceThatIsNotThere",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return std::string("--device cuda:7");
+                 },
+                 "--device cuda:7"},
+        BadInput{"UnknownDevice",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return std::string("--device tpu");
+                 },
+                 "unknown device 'tpu'"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 TEST_F(FinetuneCli, CorruptImagesCanBeSkipped) {

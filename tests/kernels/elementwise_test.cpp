@@ -12,6 +12,8 @@ namespace {
 
 using cpu::BinaryOp;
 using testing::bit_identical;
+using testing::contiguous_operand;
+using testing::Operand;
 using testing::random_values;
 using testing::ThreadCount;
 
@@ -24,29 +26,6 @@ T apply(BinaryOp op, T a, T b) {
     case BinaryOp::div: return a / b;
   }
   return T(0);
-}
-
-// One operand of a broadcast: its own shape (1 where it broadcasts), its data, and the strides
-// it is addressed with over the output shape (0 on broadcast dims, else row-major or custom).
-template <typename T>
-struct Operand {
-  std::vector<int64_t> strides;
-  std::vector<T> data;
-};
-
-template <typename T>
-Operand<T> contiguous_operand(const std::vector<int64_t>& own_shape, uint32_t seed) {
-  Operand<T> op;
-  op.strides.assign(own_shape.size(), 0);
-  int64_t stride = 1;
-  for (int d = int(own_shape.size()) - 1; d >= 0; --d) {
-    op.strides[d] = own_shape[d] == 1 ? 0 : stride;
-    stride *= own_shape[d];
-  }
-  // Values kept away from 0 so division is well conditioned.
-  op.data = random_values<T>(stride, seed, 0.5, 2.0);
-  for (int64_t i = 0; i < stride; i += 2) op.data[i] = -op.data[i];
-  return op;
 }
 
 // Walks every output index with a plain multi-index odometer.

@@ -69,9 +69,34 @@ void expect_close(const std::vector<T>& actual, const std::vector<U>& expected, 
   }
 }
 
+// Same size and the same bytes (memcmp is not called on the null data of empty vectors).
 template <typename T>
 bool bit_identical(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+// One operand of a broadcast: its data, and the strides it is addressed with over the output
+// shape (0 on broadcast dims, else row-major or custom).
+template <typename T>
+struct Operand {
+  std::vector<int64_t> strides;
+  std::vector<T> data;
+};
+
+// Row-major data of own_shape addressed over the output shape (stride 0 where own_shape is 1),
+// with values away from 0 so that division is well conditioned, every other one negative.
+template <typename T>
+Operand<T> contiguous_operand(const std::vector<int64_t>& own_shape, uint32_t seed) {
+  Operand<T> op;
+  op.strides.assign(own_shape.size(), 0);
+  int64_t stride = 1;
+  for (int d = int(own_shape.size()) - 1; d >= 0; --d) {
+    op.strides[d] = own_shape[d] == 1 ? 0 : stride;
+    stride *= own_shape[d];
+  }
+  op.data = random_values<T>(stride, seed, 0.5, 2.0);
+  for (int64_t i = 0; i < stride; i += 2) op.data[i] = -op.data[i];
+  return op;
 }
 
 }  // namespace graft::kernels::testing

@@ -1,9 +1,9 @@
 #pragma once
 // Helpers shared by the tests of the light CUDA kernels.
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
+#include "tests/kernels/light_kernel_testing.h"
 #include "tests/support/gpu.h"
 
 namespace graft::kernels::testing {
@@ -30,11 +30,5 @@ class OffsetBuffer {
   int64_t offset_;
   graft::testing::DeviceBuffer<T> buffer_;
 };
-
-// Same size and the same bytes (memcmp is not called on the null data of empty vectors).
-template <typename T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
-}
 
 }  // namespace graft::kernels::testing

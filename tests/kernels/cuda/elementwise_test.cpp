@@ -22,30 +22,11 @@ using cpu::BinaryOp;
 using graft::testing::DeviceBuffer;
 using testing::OffsetBuffer;
 using testing::random_values;
-using testing::same_bits;
+using testing::bit_identical;
+using testing::contiguous_operand;
+using testing::Operand;
 
 const int64_t kSizes[] = {0, 1, 3, 31, 32, 33, 1025, (int64_t{1} << 22) + 3};
-
-template <typename T>
-struct Operand {
-  std::vector<int64_t> strides;
-  std::vector<T> data;
-};
-
-// Row-major data of own_shape addressed over the output shape (stride 0 where own_shape is 1).
-template <typename T>
-Operand<T> contiguous_operand(const std::vector<int64_t>& own_shape, uint32_t seed) {
-  Operand<T> op;
-  op.strides.assign(own_shape.size(), 0);
-  int64_t stride = 1;
-  for (int d = int(own_shape.size()) - 1; d >= 0; --d) {
-    op.strides[d] = own_shape[d] == 1 ? 0 : stride;
-    stride *= own_shape[d];
-  }
-  op.data = random_values<T>(stride, seed, 0.5, 2.0);  // away from 0, so division is well conditioned
-  for (int64_t i = 0; i < stride; i += 2) op.data[i] = -op.data[i];
-  return op;
-}
 
 int64_t element_count(const std::vector<int64_t>& shape) {
   int64_t n = 1;
@@ -68,7 +49,7 @@ void check_broadcast(const std::vector<int64_t>& shape, const Operand<T>& a, con
     OffsetBuffer<T> out(std::vector<T>(n, T(-7)), out_offset);
     cuda::binary_broadcast(op, ndim, shape.data(), da.get(), a.strides.data(), db.get(), b.strides.data(), out.get(),
                            nullptr);
-    EXPECT_TRUE(same_bits(out.download(), expected))
+    EXPECT_TRUE(bit_identical(out.download(), expected))
         << "op " << int(op) << ", ndim " << ndim << ", " << n << " elements, offsets " << a_offset << "/" << b_offset
         << "/" << out_offset;
   }
@@ -184,8 +165,8 @@ TYPED_TEST(CudaElementwise, ReluForwardAndBackwardMatchCpuTwin) {
       OffsetBuffer<T> y_gpu(std::vector<T>(n, T(-7)), offset), dx_gpu(std::vector<T>(n, T(-7)), 0);
       cuda::relu_forward(x_gpu.get(), n, y_gpu.get(), nullptr);
       cuda::relu_backward(dy_gpu.get(), y_in_gpu.get(), n, dx_gpu.get(), nullptr);
-      EXPECT_TRUE(same_bits(y_gpu.download(), y)) << "relu_forward, n " << n << ", offset " << offset;
-      EXPECT_TRUE(same_bits(dx_gpu.download(), dx)) << "relu_backward, n " << n << ", offset " << offset;
+      EXPECT_TRUE(bit_identical(y_gpu.download(), y)) << "relu_forward, n " << n << ", offset " << offset;
+      EXPECT_TRUE(bit_identical(dx_gpu.download(), dx)) << "relu_backward, n " << n << ", offset " << offset;
     }
   }
 }
@@ -205,7 +186,7 @@ TYPED_TEST(CudaElementwise, MaskedScaleMatchesCpuTwin) {
       const OffsetBuffer<uint8_t> mask_gpu(mask, mask_offset);
       OffsetBuffer<T> y_gpu(std::vector<T>(n, T(-7)), 0);
       cuda::masked_scale(x_gpu.get(), mask_gpu.get(), scale, n, y_gpu.get(), nullptr);
-      EXPECT_TRUE(same_bits(y_gpu.download(), expected)) << "n " << n << ", mask offset " << mask_offset;
+      EXPECT_TRUE(bit_identical(y_gpu.download(), expected)) << "n " << n << ", mask offset " << mask_offset;
     }
   }
 }
@@ -225,7 +206,7 @@ TYPED_TEST(CudaElementwise, AxpyIsOneFusedMultiplyAddAndFillFills) {
       OffsetBuffer<T> y_gpu(y0, offset);
       cuda::axpy(n, alpha, x_gpu.get(), y_gpu.get(), nullptr);
       const std::vector<T> y = y_gpu.download();
-      EXPECT_TRUE(same_bits(y, fused)) << "n " << n << ", offset " << offset;
+      EXPECT_TRUE(bit_identical(y, fused)) << "n " << n << ", offset " << offset;
       // The CPU twin fuses too when built for a CPU with FMA; otherwise it rounds twice.
       for (int64_t i = 0; i < n; ++i)
         ASSERT_LE(std::abs(double(y[i]) - double(cpu_twin[i])),

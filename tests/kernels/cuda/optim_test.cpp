@@ -24,7 +24,7 @@ namespace {
 using graft::testing::DeviceBuffer;
 using testing::OffsetBuffer;
 using testing::random_values;
-using testing::same_bits;
+using testing::bit_identical;
 
 const int64_t kSizes[] = {1, 31, 33, 1025, 8193, (int64_t{1} << 20) + 3};
 
@@ -74,10 +74,10 @@ TYPED_TEST(CudaOptim, SgdEqualsCpuTwinBitForBit) {
         const DeviceBuffer<T> grad_gpu(grad);
         cpu::sgd_update(n, param.data(), grad.data(), buffer.data(), first_step, h);
         cuda::sgd_update(n, param_gpu.get(), grad_gpu.get(), buffer_gpu.get(), first_step, h, nullptr);
-        EXPECT_TRUE(same_bits(param_gpu.download(), param))
+        EXPECT_TRUE(bit_identical(param_gpu.download(), param))
             << "n " << n << ", momentum " << h.momentum << ", decay " << h.weight_decay << ", nesterov " << h.nesterov
             << ", first step " << first_step;
-        EXPECT_TRUE(same_bits(buffer_gpu.download(), buffer)) << "momentum buffer, n " << n;
+        EXPECT_TRUE(bit_identical(buffer_gpu.download(), buffer)) << "momentum buffer, n " << n;
       }
 }
 
@@ -98,10 +98,10 @@ TYPED_TEST(CudaOptim, AdamEqualsCpuTwinBitForBit) {
         const std::string what = "n " + std::to_string(n) + ", step " + std::to_string(step) + ", decay " +
                                  std::to_string(h.weight_decay) + (h.decoupled_weight_decay ? " decoupled" : "") +
                                  (h.amsgrad ? ", amsgrad" : "");
-        EXPECT_TRUE(same_bits(param_gpu.download(), param)) << what;
-        EXPECT_TRUE(same_bits(m_gpu.download(), m)) << "exp_avg, " << what;
-        EXPECT_TRUE(same_bits(v_gpu.download(), v)) << "exp_avg_sq, " << what;
-        EXPECT_TRUE(same_bits(v_max_gpu.download(), v_max)) << "max_exp_avg_sq, " << what;
+        EXPECT_TRUE(bit_identical(param_gpu.download(), param)) << what;
+        EXPECT_TRUE(bit_identical(m_gpu.download(), m)) << "exp_avg, " << what;
+        EXPECT_TRUE(bit_identical(v_gpu.download(), v)) << "exp_avg_sq, " << what;
+        EXPECT_TRUE(bit_identical(v_max_gpu.download(), v_max)) << "max_exp_avg_sq, " << what;
       }
 }
 
@@ -144,8 +144,8 @@ TYPED_TEST(CudaOptim, SgdManyEqualsSingleTensorUpdates) {
     }
     cuda::sgd_update_many(tensors.data(), int64_t(tensors.size()), h, nullptr);
     for (size_t k = 0; k < sizes.size(); ++k) {
-      ASSERT_TRUE(same_bits(param.download(k), param_one.download(k))) << "tensor " << k << " of " << sizes[k];
-      ASSERT_TRUE(same_bits(buffer.download(k), buffer_one.download(k))) << "buffer " << k;
+      ASSERT_TRUE(bit_identical(param.download(k), param_one.download(k))) << "tensor " << k << " of " << sizes[k];
+      ASSERT_TRUE(bit_identical(buffer.download(k), buffer_one.download(k))) << "buffer " << k;
     }
   }
 }
@@ -167,11 +167,11 @@ TYPED_TEST(CudaOptim, AdamManyEqualsSingleTensorUpdates) {
     }
     cuda::adam_update_many(tensors.data(), int64_t(tensors.size()), h, nullptr);
     for (size_t k = 0; k < sizes.size(); ++k) {
-      ASSERT_TRUE(same_bits(param.download(k), param_one.download(k))) << "tensor " << k << " of " << sizes[k];
-      ASSERT_TRUE(same_bits(m.download(k), m_one.download(k))) << "exp_avg " << k;
-      ASSERT_TRUE(same_bits(v.download(k), v_one.download(k))) << "exp_avg_sq " << k;
+      ASSERT_TRUE(bit_identical(param.download(k), param_one.download(k))) << "tensor " << k << " of " << sizes[k];
+      ASSERT_TRUE(bit_identical(m.download(k), m_one.download(k))) << "exp_avg " << k;
+      ASSERT_TRUE(bit_identical(v.download(k), v_one.download(k))) << "exp_avg_sq " << k;
       if (h.amsgrad) {
-        ASSERT_TRUE(same_bits(v_max.download(k), v_max_one.download(k))) << "max_exp_avg_sq " << k;
+        ASSERT_TRUE(bit_identical(v_max.download(k), v_max_one.download(k))) << "max_exp_avg_sq " << k;
       }
     }
   }
@@ -210,7 +210,7 @@ TYPED_TEST(CudaOptim, ScaleInPlaceEqualsCpuTwin) {
       OffsetBuffer<T> x_gpu(x, offset);
       cpu::scale_in_place(x.data(), n, T(0.3));
       cuda::scale_in_place(x_gpu.get(), n, T(0.3), nullptr);
-      EXPECT_TRUE(same_bits(x_gpu.download(), x)) << "n " << n << ", offset " << offset;
+      EXPECT_TRUE(bit_identical(x_gpu.download(), x)) << "n " << n << ", offset " << offset;
     }
 }
 

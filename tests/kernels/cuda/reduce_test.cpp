@@ -25,7 +25,7 @@ namespace {
 using graft::testing::DeviceBuffer;
 using testing::OffsetBuffer;
 using testing::random_values;
-using testing::same_bits;
+using testing::bit_identical;
 
 struct Shape {
   int64_t outer, reduce, inner;
@@ -77,8 +77,8 @@ TYPED_TEST(CudaReduce, ExactSumsEqualCpuTwinForEveryPlan) {
   for (const Shape& s : kShapes) {
     const auto x = small_integers<T>(s.outer * s.reduce * s.inner, 1);
     const auto expected = cpu_sum(x, s);
-    EXPECT_TRUE(same_bits(gpu_sum(x, s), expected)) << s.outer << "x" << s.reduce << "x" << s.inner;
-    EXPECT_TRUE(same_bits(gpu_sum(x, s, 1), expected)) << s.outer << "x" << s.reduce << "x" << s.inner << " unaligned";
+    EXPECT_TRUE(bit_identical(gpu_sum(x, s), expected)) << s.outer << "x" << s.reduce << "x" << s.inner;
+    EXPECT_TRUE(bit_identical(gpu_sum(x, s, 1), expected)) << s.outer << "x" << s.reduce << "x" << s.inner << " unaligned";
   }
 }
 
@@ -89,7 +89,7 @@ TYPED_TEST(CudaReduce, RandomSumsAreCloseToCpuTwinAndRepeatBitForBit) {
     const auto x = random_values<T>(s.outer * s.reduce * s.inner, 2);
     const auto expected = cpu_sum(x, s);
     const auto actual = gpu_sum(x, s);
-    EXPECT_TRUE(same_bits(gpu_sum(x, s), actual))
+    EXPECT_TRUE(bit_identical(gpu_sum(x, s), actual))
         << "not deterministic: " << s.outer << "x" << s.reduce << "x" << s.inner;
     for (int64_t o = 0; o < s.outer; ++o)
       for (int64_t i = 0; i < s.inner; ++i) {
