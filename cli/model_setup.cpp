@@ -5,6 +5,7 @@
 #include "cli/weights_file.h"
 #include "core/cuda_runtime.h"
 #include "core/error.h"
+#include "core/kernel_choice.h"
 #include "models/registry.h"
 #include "nn/default_init.h"
 
@@ -91,6 +92,7 @@ Device device_option(const Args& args) {
     const int present = cuda::device_count();
     GRAFT_CHECK(device.index < present, "--device ", device.str(), ": ", present, " CUDA device(s) are present; use ",
                 present ? "a smaller index or " : "", "--device cpu");
+    kernel_choice_str();  // a malformed GRAFT_KERNELS is reported now rather than at the first kernel
   }
   return device;
 }

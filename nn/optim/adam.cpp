@@ -1,10 +1,13 @@
 // torch.optim.Adam and AdamW: the options' checks and one step (the arithmetic is
-// kernels/optim.h's adam_update). AdamW differs only in where weight decay enters.
+// kernels/optim.h's adam_update; on a GPU, float32 parameters go group by group to
+// adam_update_many). AdamW differs only in where weight decay enters.
 #include <cmath>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/ops/on_device.h"
 #include "kernels/optim.h"
+#include "nn/optim/multi_tensor_batch.h"
 #include "nn/optim/optimizer.h"
 
 namespace graft::nn {
@@ -37,6 +40,15 @@ Adam::Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled_w
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions options) : Adam(std::move(groups), options, true, "AdamW") {}
 
 void Adam::step() {
+  using GpuTensor = kernels::cuda::AdamTensor<float>;
+  MultiTensorBatch<GpuTensor, kernels::cpu::AdamHyperparameters> gpu(
+      [](const std::vector<GpuTensor>& tensors, const kernels::cpu::AdamHyperparameters& h, Device device) {
+        ops::on_device(
+            device, [] {},  // the batch holds CUDA tensors only
+            [&](auto stream) {
+              kernels::cuda::adam_update_many(tensors.data(), static_cast<int64_t>(tensors.size()), h, stream);
+            });
+      });
   for_each_update([&](const Update& u) {
     const kernels::cpu::AdamHyperparameters h{.lr = u.group.lr,
                                               .beta1 = options_.beta1,
@@ -53,6 +65,20 @@ void Adam::step() {
       T* exp_avg = u.state.buffers[0].device_data<T>();
       T* exp_avg_sq = u.state.buffers[1].device_data<T>();
       const int64_t n = u.param.numel(), step = u.state.step;
+      if constexpr (std::is_same_v<T, float>) {
+        if (u.param.device().is_cuda()) {
+          gpu.add(&u.group, h, u.param.device(),
+                  {.param = param,
+                   .grad = grad,
+                   .exp_avg = exp_avg,
+                   .exp_avg_sq = exp_avg_sq,
+                   .max_exp_avg_sq = max_exp_avg_sq,
+                   .n = n,
+                   .step = step},
+                  u.grad);
+          return;
+        }
+      }
       ops::on_device(
           u.param,
           [&] { kernels::cpu::adam_update<T>(n, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, h); },
@@ -61,6 +87,7 @@ void Adam::step() {
           });
     });
   });
+  gpu.flush();
 }
 
 }  // namespace graft::nn

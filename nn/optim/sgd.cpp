@@ -1,10 +1,12 @@
 // torch.optim.SGD: the options' checks and one step (the arithmetic is kernels/optim.h's
-// sgd_update).
+// sgd_update; on a GPU, float32 parameters go group by group to sgd_update_many).
 #include <cmath>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/ops/on_device.h"
 #include "kernels/optim.h"
+#include "nn/optim/multi_tensor_batch.h"
 #include "nn/optim/optimizer.h"
 
 namespace graft::nn {
@@ -31,6 +33,15 @@ Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions options)
     : Optimizer(std::move(groups), "SGD", sgd_slots(checked(options)), /*counts_steps=*/false), options_(options) {}
 
 void Sgd::step() {
+  using GpuTensor = kernels::cuda::SgdTensor<float>;
+  MultiTensorBatch<GpuTensor, kernels::cpu::SgdHyperparameters> gpu(
+      [](const std::vector<GpuTensor>& tensors, const kernels::cpu::SgdHyperparameters& h, Device device) {
+        ops::on_device(
+            device, [] {},  // the batch holds CUDA tensors only
+            [&](auto stream) {
+              kernels::cuda::sgd_update_many(tensors.data(), static_cast<int64_t>(tensors.size()), h, stream);
+            });
+      });
   for_each_update([&](const Update& u) {
     const kernels::cpu::SgdHyperparameters h{.lr = u.group.lr,
                                              .weight_decay = u.group.weight_decay,
@@ -43,11 +54,19 @@ void Sgd::step() {
       T* param = u.param.device_data<T>();
       const T* grad = u.grad.device_data<T>();
       const int64_t n = u.param.numel();
+      if constexpr (std::is_same_v<T, float>) {
+        if (u.param.device().is_cuda()) {
+          gpu.add(&u.group, h, u.param.device(),
+                  {.param = param, .grad = grad, .momentum_buffer = buffer, .n = n, .first_step = u.first}, u.grad);
+          return;
+        }
+      }
       ops::on_device(
           u.param, [&] { kernels::cpu::sgd_update<T>(n, param, grad, buffer, u.first, h); },
           [&](auto stream) { kernels::cuda::sgd_update<T>(n, param, grad, buffer, u.first, h, stream); });
     });
   });
+  gpu.flush();
 }
 
 }  // namespace graft::nn
