@@ -49,7 +49,8 @@ one folder split by --val-fraction) or a CSV list of path,label lines.
   --clip-grad-norm X      clip the global gradient norm to X
   --label-smoothing X     cross-entropy label smoothing (default 0)
   --schedule SPEC         constant (default), step:EPOCHS:GAMMA, multistep:E1,E2:GAMMA,
-                          cosine[:ETA_MIN], onecycle[:MAX_LR_FACTOR], plateau:PATIENCE:FACTOR
+                          cosine[:ETA_MIN], onecycle[:MAX_LR_FACTOR[:lr-only]], plateau:PATIENCE:FACTOR
+                          (onecycle also cycles the momentum 0.95 -> 0.85 -> 0.95 unless lr-only)
   --warmup-steps N        linear warmup over the first N steps
   --epochs N              (default 10)
   --batch-size N          (default 32)

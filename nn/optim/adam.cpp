@@ -39,6 +39,12 @@ Adam::Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled_w
 
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions options) : Adam(std::move(groups), options, true, "AdamW") {}
 
+void Adam::set_cycled_momentum(double value) {
+  AdamOptions options = options_;
+  options.beta1 = value;
+  options_ = checked(options, name());
+}
+
 void Adam::step() {
   using GpuTensor = kernels::cuda::AdamTensor<float>;
   MultiTensorBatch<GpuTensor, kernels::cpu::AdamHyperparameters> gpu(

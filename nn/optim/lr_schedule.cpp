@@ -50,6 +50,7 @@ void LrSchedule::apply_lr() {
   const double warmup = warmup_factor();
   std::vector<ParamGroup>& groups = optimizer_.groups();
   for (size_t g = 0; g < groups.size(); ++g) groups[g].lr = main_lr(g) * warmup;
+  apply_momentum();
 }
 
 StateDict LrSchedule::state_dict() const {

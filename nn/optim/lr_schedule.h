@@ -60,8 +60,11 @@ class LrSchedule {
   virtual double main_lr(size_t g) const;
   // Reads this schedule's own entries from a state whose names and kinds have been checked.
   virtual void restore(const std::map<std::string, Tensor>& state);
-  // Sets every group's lr = main_lr * warmup_factor. Subclass constructors call it last.
+  // Sets every group's lr = main_lr * warmup_factor, then calls apply_momentum. Subclass
+  // constructors call it last.
   void apply_lr();
+  // Schedules that also drive the optimizer's momentum (one-cycle) set it here from the counters.
+  virtual void apply_momentum() {}
 
   Optimizer& optimizer_;
 
@@ -80,6 +83,7 @@ struct ScheduleSpec {
   double gamma = 0.1;               // step, multistep: the decay factor
   double eta_min = 0;               // cosine: the lr reached after the last epoch
   double max_lr_factor = 1;         // onecycle: peak lr = initial_lr * max_lr_factor
+  bool cycle_momentum = true;       // onecycle: momentum (or beta1) from 0.95 to 0.85 and back
   int64_t patience = 10;            // plateau: epochs without improvement before a decay
   double factor = 0.1;              // plateau: the decay factor
 };
@@ -87,11 +91,12 @@ struct ScheduleSpec {
 // The valid forms, for messages and help texts.
 constexpr const char* kScheduleForms =
     "constant, step:EPOCHS[:GAMMA], multistep:E1,E2,...[:GAMMA], cosine[:ETA_MIN], "
-    "onecycle[:MAX_LR_FACTOR], plateau[:PATIENCE[:FACTOR]]";
+    "onecycle[:MAX_LR_FACTOR[:lr-only]], plateau[:PATIENCE[:FACTOR]]";
 
 // Parses "constant", "step:30:0.1" (every 30 epochs x0.1), "multistep:30,60:0.1", "cosine" (to 0
 // over all epochs, stepped per epoch; "cosine:ETA_MIN" to that lr), "onecycle" /
-// "onecycle:MAX_LR_FACTOR" (torch OneCycleLR stepped per batch, lr only: momentum is not cycled),
+// "onecycle:MAX_LR_FACTOR" (torch OneCycleLR stepped per batch, cycling the momentum too, as torch's
+// default does; "onecycle:MAX_LR_FACTOR:lr-only" leaves the momentum alone, cycle_momentum=False),
 // "plateau:PATIENCE:FACTOR" (ReduceLROnPlateau, mode min). GAMMA defaults to 0.1, PATIENCE to 10,
 // FACTOR to 0.1. Errors name the bad spec and list the valid forms.
 ScheduleSpec parse_schedule_spec(const std::string& spec);

@@ -79,10 +79,14 @@ ScheduleSpec parse_schedule_spec(const std::string& spec) {
     if (args == 1) out.eta_min = parse_number(spec, parts[1], "eta_min");
     if (out.eta_min < 0) bad_spec(spec, "eta_min, the final lr, must be >= 0");
   } else if (kind == "onecycle") {
-    expect_args(0, 1);
+    expect_args(0, 2);
     out.kind = ScheduleSpec::Kind::onecycle;
-    if (args == 1) out.max_lr_factor = parse_number(spec, parts[1], "max_lr_factor");
+    if (args >= 1) out.max_lr_factor = parse_number(spec, parts[1], "max_lr_factor");
     if (out.max_lr_factor <= 0) bad_spec(spec, "max_lr_factor must be > 0");
+    if (args == 2 && parts[2] != "lr-only") {
+      bad_spec(spec, concat("'", parts[2], "' is not 'lr-only', the one word that may follow max_lr_factor"));
+    }
+    out.cycle_momentum = args < 2;
   } else if (kind == "plateau") {
     expect_args(0, 2);
     out.kind = ScheduleSpec::Kind::plateau;
@@ -113,7 +117,8 @@ std::unique_ptr<LrSchedule> make_schedule(const ScheduleSpec& spec, Optimizer& o
     case Kind::onecycle:
       GRAFT_CHECK(warmup.steps == 0, "make_schedule: onecycle warms up by itself (its first 30% of steps); "
                   "drop the warmup steps (", warmup.steps, ") or pick another schedule");
-      return std::make_unique<OneCycleLr>(optimizer, steps_per_epoch * epochs, spec.max_lr_factor);
+      return std::make_unique<OneCycleLr>(optimizer, steps_per_epoch * epochs, spec.max_lr_factor,
+                                          spec.cycle_momentum);
     case Kind::plateau: return std::make_unique<ReduceLrOnPlateau>(optimizer, spec.patience, spec.factor, warmup);
   }
   fail("make_schedule: unknown schedule kind ", static_cast<int>(spec.kind));

@@ -79,6 +79,10 @@ void Optimizer::zero_grad() {
   }
 }
 
+void Optimizer::set_cycled_momentum(double value) {
+  fail(name_, ": has no momentum to set (to ", value, ")");
+}
+
 std::vector<Tensor> Optimizer::parameters() const {
   std::vector<Tensor> out;
   for (const ParamGroup& group : groups_) {

@@ -12,6 +12,7 @@
 // run matches torch's to float rounding. Per-parameter buffers (momentum, moments) are created at
 // a parameter's first update, as torch does, so parameters that never get a gradient hold no state.
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,12 @@ class Optimizer {
   std::vector<Tensor> parameters() const;
   // torch's class name: "SGD", "Adam", "AdamW".
   const std::string& name() const { return name_; }
+
+  // The coefficient torch's OneCycleLR cycles along with the lr: SGD's momentum, Adam's beta1.
+  // None for an optimizer without one (SGD built with momentum 0 keeps no momentum buffers).
+  virtual std::optional<double> cycled_momentum() const { return std::nullopt; }
+  // Sets it for every group from the next step on; an Error where cycled_momentum() is none.
+  virtual void set_cycled_momentum(double value);
 
   // Everything needed to resume bit-identically: per-parameter buffers named "<param>.<slot>"
   // ("fc.weight.momentum_buffer", "fc.weight.exp_avg", ...), Adam's per-parameter step counts
@@ -107,6 +114,8 @@ class Sgd : public Optimizer {
   Sgd(std::vector<ParamGroup> groups, SgdOptions options = {});
   void step() override;
   const SgdOptions& options() const { return options_; }
+  std::optional<double> cycled_momentum() const override;
+  void set_cycled_momentum(double value) override;
 
  private:
   SgdOptions options_;
@@ -124,6 +133,8 @@ class Adam : public Optimizer {
   Adam(std::vector<ParamGroup> groups, AdamOptions options = {});
   void step() override;
   const AdamOptions& options() const { return options_; }
+  std::optional<double> cycled_momentum() const override { return options_.beta1; }
+  void set_cycled_momentum(double value) override;
 
  protected:
   Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled_weight_decay, std::string name);

@@ -53,17 +53,29 @@ class CosineAnnealingLr : public LrSchedule {
 // OneCycleLR (two phases, cosine annealing, pct_start 0.3, div_factor 25, final_div_factor 1e4),
 // stepped per batch over total_steps = steps_per_epoch * epochs, with max_lr = initial_lr *
 // max_lr_factor for each group: from max_lr / 25 up to max_lr over the first 30% of the steps,
-// then down to max_lr / 25 / 1e4. Only the lr is scheduled (torch's cycle_momentum is not done).
+// then down to max_lr / 25 / 1e4. With cycle_momentum (torch's default), the optimizer's momentum
+// (SGD) or beta1 (Adam) moves the other way along the same cosines: from 0.95 down to 0.85 while
+// the lr rises, back to 0.95 as it falls; the optimizer's own value is overridden, as in torch.
 class OneCycleLr : public LrSchedule {
  public:
-  OneCycleLr(Optimizer& optimizer, int64_t total_steps, double max_lr_factor);
+  OneCycleLr(Optimizer& optimizer, int64_t total_steps, double max_lr_factor, bool cycle_momentum = true);
 
  protected:
   double main_lr(size_t g) const override;
+  void apply_momentum() override;
 
  private:
+  // Where the current step lies: in the warmup or the annealing phase, and how far through it
+  // (0 at its start, 1 at its end).
+  struct Position {
+    bool warming_up;
+    double pct;
+  };
+  Position position() const;
+
   int64_t total_steps_;
   double max_lr_factor_;
+  bool cycle_momentum_;
 };
 
 // ReduceLROnPlateau, mode "min", threshold 1e-4 (relative), cooldown 0, min_lr 0, eps 1e-8: when

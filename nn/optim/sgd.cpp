@@ -32,6 +32,20 @@ const SgdOptions& checked(const SgdOptions& options) {
 Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions options)
     : Optimizer(std::move(groups), "SGD", sgd_slots(checked(options)), /*counts_steps=*/false), options_(options) {}
 
+std::optional<double> Sgd::cycled_momentum() const {
+  if (options_.momentum == 0) return std::nullopt;
+  return options_.momentum;
+}
+
+void Sgd::set_cycled_momentum(double value) {
+  GRAFT_CHECK(options_.momentum != 0, "SGD: was built without momentum, so it keeps no momentum buffer to give "
+              "momentum ", value, " to; build it with momentum > 0");
+  SgdOptions options = options_;
+  options.momentum = value;
+  GRAFT_CHECK(value > 0, "SGD: momentum ", value, " is invalid here; an SGD built with momentum keeps it > 0");
+  options_ = checked(options);
+}
+
 void Sgd::step() {
   using GpuTensor = kernels::cuda::SgdTensor<float>;
   MultiTensorBatch<GpuTensor, kernels::cpu::SgdHyperparameters> gpu(

@@ -12,13 +12,14 @@ optimizer  INPUT holds "param:<name>" (initial values) and "grad:<step>:<name>" 
            builds the optimizer (`torch` and `params`, a dict of the parameters by name, in
            scope) and "steps" the number of steps. OUTPUT holds "<step>:<name>", every
            parameter's value after each step.
-schedule   The metadata "lrs" (comma-separated) are the initial lrs of the groups of an SGD `opt`;
+schedule   The metadata "lrs" (comma-separated) are the initial lrs of the groups of an SGD `opt`
+           with the metadata "momentum";
            "schedulers" is a Python expression giving a list of (when, scheduler) pairs, when =
            "step" (stepped after every optimizer step) or "epoch" (at each epoch end, with the
            epoch's metric for ReduceLROnPlateau); `opt` and `lr_scheduler` are in scope.
            "epochs", "steps_per_epoch" and "metrics" (comma-separated, one per epoch) drive it.
-           OUTPUT holds "lrs" (float64 [records, groups]): the lrs after construction, then after
-           every step's and every epoch end's scheduler calls.
+           OUTPUT holds "lrs" and "momenta" (float64 [records, groups]): the groups' lrs and
+           momenta after construction, then after every step's and every epoch end's scheduler calls.
 clip       INPUT holds "grad:<name>" for the parameters named in the metadata "params" (comma-
            separated; a name without a tensor has no gradient) and "max_norm".
            OUTPUT holds "total_norm" (float64 scalar) and "grad:<name>" after clipping.
@@ -54,25 +55,32 @@ def run_optimizer(tensors, metadata):
 def run_schedule(metadata):
     lrs = [float(x) for x in metadata["lrs"].split(",")]
     groups = [{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in lrs]
-    opt = torch.optim.SGD(groups, lr=lrs[0])
+    opt = torch.optim.SGD(groups, lr=lrs[0], momentum=float(metadata["momentum"]))
     schedulers = eval(metadata["schedulers"], {"opt": opt, "lr_scheduler": lr_scheduler})  # the test's own
     metrics = [float(x) for x in metadata.get("metrics", "").split(",") if x]
-    records = [[g["lr"] for g in opt.param_groups]]
+    lr_records, momentum_records = [], []
+
+    def record():
+        lr_records.append([g["lr"] for g in opt.param_groups])
+        momentum_records.append([g["momentum"] for g in opt.param_groups])
+
+    record()
     for epoch in range(int(metadata["epochs"])):
         for _ in range(int(metadata["steps_per_epoch"])):
             opt.step()
             for when, scheduler in schedulers:
                 if when == "step":
                     scheduler.step()
-            records.append([g["lr"] for g in opt.param_groups])
+            record()
         for when, scheduler in schedulers:
             if when == "epoch":
                 if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
                     scheduler.step(metrics[epoch])
                 else:
                     scheduler.step()
-        records.append([g["lr"] for g in opt.param_groups])
-    return {"lrs": torch.tensor(records, dtype=torch.float64)}
+        record()
+    return {"lrs": torch.tensor(lr_records, dtype=torch.float64),
+            "momenta": torch.tensor(momentum_records, dtype=torch.float64)}
 
 
 def run_clip(tensors, metadata):

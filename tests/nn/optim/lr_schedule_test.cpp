@@ -2,7 +2,9 @@
 // schedulers after every optimizer step, per-epoch ones at each epoch end): every schedule, alone
 // and composed with the LinearLR warmup (one run of the oracle computes torch's sequences for all
 // cases); resuming from a state dict; spec parsing and its errors.
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -20,21 +22,26 @@ namespace graft {
 namespace {
 
 using testing::expect_error;
-using Records = std::vector<std::vector<double>>;  // [record][group]
+using Records = std::vector<std::vector<double>>;  // [record][setting]: each group's lr, then its momentum
 
 constexpr int64_t kEpochs = 6;
 constexpr int64_t kStepsPerEpoch = 3;
 const std::vector<double> kLrs = {0.1, 0.02};
+constexpr double kMomentum = 0.9;
 // Validation losses: no improvement at epochs 2-3 and 5-6.
 const std::vector<double> kMetrics = {1.0, 1.0, 1.0, 0.5, 0.6, 0.7};
 
-std::unique_ptr<nn::Sgd> make_optimizer() {
+std::vector<nn::ParamGroup> make_groups() {
   std::vector<nn::ParamGroup> groups;
   for (size_t g = 0; g < kLrs.size(); ++g) {
     const std::string index = std::to_string(g);
     groups.push_back({.name = "group" + index, .params = {{"p" + index, Tensor::zeros({1})}}, .lr = kLrs[g]});
   }
-  return std::make_unique<nn::Sgd>(std::move(groups));
+  return groups;
+}
+
+std::unique_ptr<nn::Sgd> make_optimizer(double momentum = kMomentum) {
+  return std::make_unique<nn::Sgd>(make_groups(), nn::SgdOptions{.momentum = momentum});
 }
 
 std::vector<double> lrs_of(const nn::Optimizer& optimizer) {
@@ -43,15 +50,22 @@ std::vector<double> lrs_of(const nn::Optimizer& optimizer) {
   return out;
 }
 
-// Drives epochs [first, last) as the training loop does, recording the lrs after every call.
+// Each group's lr, then each group's momentum (one value for all groups in graft, one per group in torch).
+std::vector<double> settings_of(const nn::Optimizer& optimizer) {
+  std::vector<double> out = lrs_of(optimizer);
+  out.insert(out.end(), optimizer.groups().size(), optimizer.cycled_momentum().value_or(0));
+  return out;
+}
+
+// Drives epochs [first, last) as the training loop does, recording the settings after every call.
 void drive(nn::LrSchedule& schedule, const nn::Optimizer& optimizer, int64_t first, int64_t last, Records& records) {
   for (int64_t epoch = first; epoch < last; ++epoch) {
     for (int64_t step = 0; step < kStepsPerEpoch; ++step) {
       schedule.on_step();
-      records.push_back(lrs_of(optimizer));
+      records.push_back(settings_of(optimizer));
     }
     schedule.on_epoch_end(kMetrics[epoch]);
-    records.push_back(lrs_of(optimizer));
+    records.push_back(settings_of(optimizer));
   }
 }
 
@@ -74,9 +88,9 @@ const std::vector<Case>& cases() {
        "[('epoch', lr_scheduler.MultiStepLR(opt, milestones=[2, 4], gamma=0.3)), " + kWarmup + "7))]"},
       {"CosineWithWarmup", "cosine", 5, "[('epoch', lr_scheduler.CosineAnnealingLR(opt, T_max=6)), " + kWarmup + "5))]"},
       {"CosineToEtaMin", "cosine:0.001", 0, "[('epoch', lr_scheduler.CosineAnnealingLR(opt, T_max=6, eta_min=0.001))]"},
-      {"OneCycle", "onecycle", 0,
-       "[('step', lr_scheduler.OneCycleLR(opt, max_lr=[0.1, 0.02], total_steps=18, cycle_momentum=False))]"},
-      {"OneCycleWithPeakFactor", "onecycle:3", 0,
+      {"OneCycleCyclingMomentum", "onecycle", 0,
+       "[('step', lr_scheduler.OneCycleLR(opt, max_lr=[0.1, 0.02], total_steps=18))]"},
+      {"OneCycleLrOnlyWithPeakFactor", "onecycle:3:lr-only", 0,
        "[('step', lr_scheduler.OneCycleLR(opt, max_lr=[0.3, 0.06], total_steps=18, cycle_momentum=False))]"},
       {"PlateauWithWarmup", "plateau:1:0.5", 4,
        "[('epoch', lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5)), " + kWarmup + "4))]"},
@@ -94,6 +108,7 @@ const std::vector<safetensors::File>* torch_sequences() {
       oracle_cases.push_back({.tensors = {},
                               .metadata = {{"mode", "schedule"},
                                            {"lrs", testing::py(kLrs[0]) + "," + testing::py(kLrs[1])},
+                                           {"momentum", testing::py(kMomentum)},
                                            {"schedulers", c.torch_schedulers},
                                            {"epochs", std::to_string(kEpochs)},
                                            {"steps_per_epoch", std::to_string(kStepsPerEpoch)},
@@ -109,24 +124,28 @@ void PrintTo(const Case& c, std::ostream* out) { *out << c.label; }
 
 class LrScheduleParity : public ::testing::TestWithParam<Case> {};
 
-TEST_P(LrScheduleParity, SetsTorchsLrAfterEveryCall) {
+TEST_P(LrScheduleParity, SetsTorchsLrAndMomentumAfterEveryCall) {
   GRAFT_REQUIRE_TORCH();
   const Case& c = GetParam();
   const std::vector<safetensors::File>* sequences = torch_sequences();
   ASSERT_NE(sequences, nullptr) << "the oracle failed (see the first failure)";
   size_t index = 0;
   while (cases()[index].label != c.label) ++index;
-  const std::vector<double> expected = (*sequences)[index].at("lrs").to_vector<double>();
+  const std::vector<double> lrs = (*sequences)[index].at("lrs").to_vector<double>();
+  const std::vector<double> momenta = (*sequences)[index].at("momenta").to_vector<double>();
 
   auto optimizer = make_optimizer();
   auto schedule = nn::make_schedule(c.spec, *optimizer, kStepsPerEpoch, kEpochs, c.warmup_steps, 0.1);
-  Records records = {lrs_of(*optimizer)};
+  Records records = {settings_of(*optimizer)};
   drive(*schedule, *optimizer, 0, kEpochs, records);
-  ASSERT_EQ(records.size() * kLrs.size(), expected.size());
+  const size_t groups = kLrs.size();
+  ASSERT_EQ(records.size() * groups, lrs.size());
+  ASSERT_EQ(momenta.size(), lrs.size());
   for (size_t r = 0; r < records.size(); ++r) {
-    for (size_t g = 0; g < kLrs.size(); ++g) {
-      const double want = expected[r * kLrs.size() + g];
-      EXPECT_NEAR(records[r][g], want, 1e-12 * std::abs(want) + 1e-18) << "record " << r << ", group " << g;
+    for (size_t g = 0; g < groups; ++g) {
+      const double lr = lrs[r * groups + g], momentum = momenta[r * groups + g];
+      EXPECT_NEAR(records[r][g], lr, 1e-12 * std::abs(lr) + 1e-18) << "lr, record " << r << ", group " << g;
+      EXPECT_NEAR(records[r][groups + g], momentum, 1e-12) << "momentum, record " << r << ", group " << g;
     }
   }
 }
@@ -153,7 +172,7 @@ void expect_resume_is_bit_identical(const std::string& spec, int64_t warmup_step
   auto second = nn::make_schedule(spec, *second_optimizer, kStepsPerEpoch, kEpochs, warmup_steps);
   second->load_state_dict(safetensors::read(path).tensors);
   std::filesystem::remove(path);
-  EXPECT_EQ(lrs_of(*second_optimizer), records.back()) << spec;
+  EXPECT_EQ(settings_of(*second_optimizer), records.back()) << spec;
   drive(*second, *second_optimizer, split, kEpochs, records);
   EXPECT_EQ(records, straight_records) << spec;
 }
@@ -196,6 +215,53 @@ TEST(LrSchedule, ConstructionSetsTheFirstLrAndWarmupEnds) {
   EXPECT_EQ(schedule->warmup_factor(), 1.0);
 }
 
+TEST(LrSchedule, OneCycleCyclesAdamsBeta1AsSgdsMomentum) {
+  auto sgd = make_optimizer();
+  nn::Adam adam(make_groups(), {.beta1 = 0.5});
+  auto sgd_schedule = nn::make_schedule("onecycle", *sgd, kStepsPerEpoch, kEpochs);
+  auto adam_schedule = nn::make_schedule("onecycle", adam, kStepsPerEpoch, kEpochs);
+  EXPECT_EQ(adam.options().beta1, 0.95);  // torch starts at max_momentum, whatever beta1 was
+  std::vector<double> seen;
+  for (int64_t step = 1; step < kEpochs * kStepsPerEpoch; ++step) {  // up to the last step's update
+    sgd_schedule->on_step();
+    adam_schedule->on_step();
+    EXPECT_EQ(adam.options().beta1, sgd->options().momentum) << "step " << step;
+    seen.push_back(adam.options().beta1);
+  }
+  // Down toward 0.85 while the lr warms up (its peak falls between steps), then back toward 0.95.
+  const auto lowest = std::min_element(seen.begin(), seen.end());
+  EXPECT_TRUE(*lowest > 0.85 && *lowest < 0.851) << *lowest;
+  EXPECT_TRUE(std::is_sorted(seen.begin(), lowest, std::greater<>()));
+  EXPECT_TRUE(std::is_sorted(lowest, seen.end()));
+  EXPECT_EQ(seen.back(), 0.95);
+  EXPECT_EQ(adam.options().beta2, 0.999);
+}
+
+TEST(LrSchedule, OneCycleNeedsMomentumUnlessLrOnly) {
+  auto plain = make_optimizer(0);
+  for (const char* fragment : {"SGD has no momentum to cycle", "(--momentum 0.9)", "'onecycle:2:lr-only'"}) {
+    expect_error([&] { nn::make_schedule("onecycle:2", *plain, kStepsPerEpoch, kEpochs); }, "OneCycleLr", fragment);
+  }
+  auto lr_only = nn::make_schedule("onecycle:2:lr-only", *plain, kStepsPerEpoch, kEpochs);
+  lr_only->on_step();
+  EXPECT_EQ(plain->options().momentum, 0);
+  EXPECT_FALSE(plain->cycled_momentum().has_value());
+  expect_error([&] { plain->set_cycled_momentum(0.9); }, "SGD", "built without momentum");
+}
+
+// The momentum a schedule sets is the one the next update uses: buf = m * buf + grad.
+TEST(LrSchedule, ASetMomentumDrivesTheNextUpdate) {
+  Tensor p = Tensor::zeros({1});
+  nn::Sgd sgd({{.name = "all", .params = {{"p", p}}, .lr = 1}}, {.momentum = 0.9});
+  for (double momentum : {0.9, 0.5}) {
+    sgd.set_cycled_momentum(momentum);
+    p.set_grad(Tensor::ones({1}));
+    sgd.step();
+  }
+  EXPECT_DOUBLE_EQ(p.item(), -(1.0 + (0.5 * 1.0 + 1.0)));
+  expect_error([&] { sgd.set_cycled_momentum(-0.1); }, "SGD", "momentum -0.1 is invalid");
+}
+
 TEST(LrSchedule, SpecsParse) {
   const nn::ScheduleSpec step = nn::parse_schedule_spec("step:30:0.2");
   EXPECT_EQ(step.kind, nn::ScheduleSpec::Kind::step);
@@ -206,6 +272,8 @@ TEST(LrSchedule, SpecsParse) {
   EXPECT_EQ(multistep.gamma, 0.1);
   EXPECT_EQ(nn::parse_schedule_spec("cosine:1e-5").eta_min, 1e-5);
   EXPECT_EQ(nn::parse_schedule_spec("onecycle:4").max_lr_factor, 4);
+  EXPECT_TRUE(nn::parse_schedule_spec("onecycle:4").cycle_momentum);
+  EXPECT_FALSE(nn::parse_schedule_spec("onecycle:4:lr-only").cycle_momentum);
   const nn::ScheduleSpec plateau = nn::parse_schedule_spec("plateau:3:0.5");
   EXPECT_EQ(plateau.patience, 3);
   EXPECT_EQ(plateau.factor, 0.5);
@@ -229,6 +297,8 @@ TEST(LrSchedule, BadSpecsNameTheSpecAndListTheForms) {
   bad("cosine:-1", "eta_min, the final lr, must be >= 0");
   bad("cosine:1:2", "'cosine' takes 0 to 1");
   bad("onecycle:0", "max_lr_factor must be > 0");
+  bad("onecycle:2:fixed", "'fixed' is not 'lr-only'");
+  bad("onecycle:2:lr-only:3", "'onecycle' takes 0 to 2");
   bad("plateau:2:1.5", "the factor must be in (0, 1)");
   bad("plateau:-1", "the patience must be >= 0");
   bad("constant:1", "'constant' takes 0 ':'-separated values");
