@@ -21,8 +21,12 @@ if(NOT GRAFT_CUDA STREQUAL "OFF")
     set(CMAKE_CUDA_STANDARD 20)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
-    # cuDNN (the vendor baseline for convolution and batch norm) ships beside the toolkit.
-    find_library(GRAFT_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
+    # cuDNN (the vendor baseline for convolution and batch norm) ships beside the toolkit, or
+    # elsewhere named by CUDNN_ROOT (e.g. the nvidia-cudnn wheel's folder, whose library has only
+    # its versioned name).
+    find_library(GRAFT_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9
+                 HINTS ${CUDAToolkit_LIBRARY_DIR} $ENV{CUDNN_ROOT}/lib $ENV{CUDNN_ROOT}/lib64 REQUIRED)
+    find_path(GRAFT_CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} $ENV{CUDNN_ROOT}/include REQUIRED)
     set(GRAFT_WITH_CUDA ON)
   elseif(GRAFT_CUDA STREQUAL "ON")
     message(FATAL_ERROR "GRAFT_CUDA=ON but no CUDA compiler was found; install the CUDA toolkit or pass -DGRAFT_CUDA=OFF")

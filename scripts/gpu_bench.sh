@@ -24,6 +24,21 @@ if compgen -G ".gpu-deps/*.deb" >/dev/null; then
   export CMAKE_PREFIX_PATH="$prefix/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 fi
 
+# cuDNN beside the toolkit, or else the one PyTorch's Python brings (the nvidia-cudnn wheel).
+if [[ -z "${CUDNN_ROOT:-}" ]] && ! compgen -G "/usr/local/cuda/lib64/libcudnn.so*" >/dev/null; then
+  wheel=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null)
+  if [[ -n "$wheel" ]]; then
+    export CUDNN_ROOT="$wheel"
+    export LD_LIBRARY_PATH="$wheel/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+fi
+# The PyTorch oracle (a torchvision checkpoint predicted on the GPU) needs torch and torchvision;
+# on GPU machines they are often in the first python3 on PATH rather than Debian's.
+if [[ -z "${GRAFT_TORCH_PYTHON:-}" ]] && ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
+  python=$(command -v python3)
+  if [[ -n "$python" ]] && "$python" -c 'import torch, torchvision' 2>/dev/null; then export GRAFT_TORCH_PYTHON="$python"; fi
+fi
+
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
 short=$(echo "$gpu" | tr 'A-Z' 'a-z' | grep -oE '[a-z][0-9]{2,4}' | head -n 1)
 report="$results/${short:-gpu}.md"

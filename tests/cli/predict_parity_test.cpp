@@ -42,7 +42,7 @@ TEST_P(PredictParity, MatchesTorchvisionInEveryLayout) {
   if (!fs::exists(kImages)) GTEST_SKIP() << "skipped: " << kImages << " (shared reference photos) is absent";
   const std::string model = GetParam();
   const fs::path dir = fs::path(GRAFT_ORACLE_DIR) / "predict" / model;
-  std::string command = "/usr/bin/python3 " + std::string(GRAFT_SOURCE_DIR) + "/tests/oracle/predict_reference.py " +
+  std::string command = testing::oracle_python() + " " + std::string(GRAFT_SOURCE_DIR) + "/tests/oracle/predict_reference.py " +
                         model + " " + dir.string();
   for (const std::string& photo : kPhotos) command += " " + (kImages / photo).string();
   std::string log;

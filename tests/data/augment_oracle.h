@@ -1,5 +1,5 @@
 #pragma once
-// Runs tests/oracle/augment_reference.py (torchvision and PIL, with /usr/bin/python3) for the data
+// Runs tests/oracle/augment_reference.py (torchvision and PIL, with oracle_python()) for the data
 // pipeline tests: jobs evaluated on PIL images, and ImageFolder listings.
 #include <fstream>
 #include <string>
@@ -10,7 +10,7 @@
 namespace graft::testing {
 
 inline std::string augment_reference_command(const std::string& arguments) {
-  return std::string(kOraclePython) + " " + GRAFT_SOURCE_DIR + "/tests/oracle/augment_reference.py " + arguments;
+  return oracle_python() + " " + GRAFT_SOURCE_DIR + "/tests/oracle/augment_reference.py " + arguments;
 }
 
 // Evaluates the jobs (see the script's `run`) in one Python process; on failure returns false with

@@ -1,6 +1,6 @@
 #pragma once
 // Helpers for the image tests: the PIL/torchvision reference (tests/oracle/preprocess_reference.py
-// run by /usr/bin/python3), the shared photos, scratch folders and difference statistics.
+// run by oracle_python()), the shared photos, scratch folders and difference statistics.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -17,22 +17,20 @@
 
 namespace graft::testing {
 
-inline constexpr const char* kOraclePython = "/usr/bin/python3";
-
-// Whether /usr/bin/python3 has the packages `modules` (e.g. "PIL, numpy, torchvision"); else why not.
+// Whether oracle_python() has the packages `modules` (e.g. "PIL, numpy, torchvision"); else why not.
 // Looks them up without importing them: importing torchvision takes seconds.
 inline bool python_modules_available(const std::string& modules, std::string* reason) {
   const std::string check = "import importlib.util, sys; missing = [m for m in '" + modules +
                             "'.split(', ') if importlib.util.find_spec(m) is None]; "
                             "print(*missing); sys.exit(1 if missing else 0)";
   std::string output;
-  if (!std::filesystem::exists(kOraclePython)) {
+  if (!std::filesystem::exists(oracle_python())) {
     output = "Python itself";
-  } else if (run_command(std::string(kOraclePython) + " -c \"" + check + "\"", &output) == 0) {
+  } else if (run_command(oracle_python() + " -c \"" + check + "\"", &output) == 0) {
     return true;
   }
   while (!output.empty() && output.back() == '\n') output.pop_back();
-  *reason = "skipped: " + std::string(kOraclePython) + " lacks " + output +
+  *reason = "skipped: " + oracle_python() + " lacks " + output +
             " (run scripts/setup.sh test: it installs python3-pil, python3-numpy, python3-torchvision)";
   return false;
 }
@@ -90,12 +88,12 @@ inline bool run_reference(const std::vector<ReferenceJob>& jobs, const std::stri
   std::ofstream out(jobs_path);
   for (const auto& job : jobs) out << job.input << '\t' << job.expression << '\t' << job.output << '\n';
   out.close();
-  return run_command(std::string(kOraclePython) + " " + oracle_script() + " run " + jobs_path, log) == 0;
+  return run_command(oracle_python() + " " + oracle_script() + " run " + jobs_path, log) == 0;
 }
 
 // Writes the synthetic test images (see make_images() in the script) into `dir`.
 inline bool make_reference_images(const std::string& dir, std::string* log) {
-  return run_command(std::string(kOraclePython) + " " + oracle_script() + " make-images " + dir, log) == 0;
+  return run_command(oracle_python() + " " + oracle_script() + " make-images " + dir, log) == 0;
 }
 
 inline std::vector<float> read_floats(const std::string& path) {

@@ -35,7 +35,7 @@ std::string write_torch_fixtures(const Variant& v) {
   for (char& c : leaf) c = c == '/' ? '_' : c;
   const std::string dir = std::string(GRAFT_ORACLE_DIR) + "/" + leaf;
   std::string log;
-  const std::string command = std::string("/usr/bin/python3 ") + GRAFT_SOURCE_DIR + "/tests/oracle/small_resnet.py " +
+  const std::string command = testing::oracle_python() + " " + GRAFT_SOURCE_DIR + "/tests/oracle/small_resnet.py " +
                               std::to_string(v.depth) + " " + std::to_string(v.in_channels) + " '" + dir + "'";
   GRAFT_CHECK(testing::run_command(command, &log) == 0, "small_resnet.py failed: ", log);
   return dir;

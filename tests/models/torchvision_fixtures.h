@@ -1,6 +1,6 @@
 #pragma once
 // Reference data from torchvision for the models tests, made by tests/oracle/torchvision_models.py
-// with /usr/bin/python3:
+// with oracle_python():
 //  - torchvision_spec(name): the state-dict names, dtypes and shapes of torchvision.models.<name>();
 //  - parity_fixtures_dir(): random-weight checkpoints with inputs and outputs for all 13 models.
 //    Writing them takes a minute or two, so they are made once, by whichever test process asks
@@ -21,6 +21,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "tests/support/process.h"
 #include "weights/json.h"
 
 namespace graft::testing {
@@ -58,7 +59,7 @@ inline std::ostream& operator<<(std::ostream& out, const TensorSpec& spec) {
 // torchvision's state dict for `model`, in order. Errors (a failing script) raise graft::Error.
 inline std::vector<TensorSpec> torchvision_spec(const std::string& model) {
   std::string output, errors;
-  const int status = run_capturing("/usr/bin/python3 " + kModelsScript + " spec " + model, &output, &errors);
+  const int status = run_capturing(testing::oracle_python() + " " + kModelsScript + " spec " + model, &output, &errors);
   GRAFT_CHECK(status == 0, "torchvision_models.py spec ", model, " failed: ", errors);
   const json::Value document = json::parse(output);
   std::vector<TensorSpec> spec;
@@ -116,7 +117,7 @@ inline std::string parity_fixtures_dir() {
     if (entry.is_directory() && name.rfind(prefix, 0) == 0) fs::remove_all(entry.path());
   }
   std::string output, errors;
-  const int status = run_capturing("/usr/bin/python3 " + kModelsScript + " fixtures " + dir.string(), &output, &errors);
+  const int status = run_capturing(testing::oracle_python() + " " + kModelsScript + " fixtures " + dir.string(), &output, &errors);
   GRAFT_CHECK(status == 0, "torchvision_models.py fixtures failed: ", errors);
   std::ofstream(dir / "complete") << "written by " << kModelsScript << "\n";
   return dir.string();

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 
 #include <sys/wait.h>
 
@@ -16,6 +17,14 @@ int run_command(const std::string& command, std::string* output) {
   const int status = ::pclose(pipe);
   if (status == -1) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+const std::string& oracle_python() {
+  static const std::string python = [] {
+    const char* chosen = std::getenv("GRAFT_TORCH_PYTHON");
+    return std::string(chosen && *chosen ? chosen : "/usr/bin/python3");
+  }();
+  return python;
 }
 
 }  // namespace graft::testing

@@ -15,8 +15,6 @@
 namespace graft::testing {
 namespace {
 
-constexpr const char* kPython = "/usr/bin/python3";
-
 std::string fresh_case_dir() {
   static int counter = 0;
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -38,11 +36,11 @@ bool torch_available(std::string* reason) {
   if (state < 0) {
     struct stat st {};
     std::string output;
-    if (::stat(kPython, &st) != 0) {
-      why = std::string("skipped: ") + kPython + " not found; install python3-torch (apt) to run PyTorch parity tests";
+    if (::stat(oracle_python().c_str(), &st) != 0) {
+      why = "skipped: " + oracle_python() + " not found; install python3-torch (apt) to run PyTorch parity tests";
       state = 0;
-    } else if (run_command(std::string(kPython) + " -c 'import torch'", &output) != 0) {
-      why = std::string("skipped: PyTorch is not importable by ") + kPython +
+    } else if (run_command(oracle_python() + " -c 'import torch'", &output) != 0) {
+      why = "skipped: PyTorch is not importable by " + oracle_python() +
             "; install python3-torch (apt): " + output;
       state = 0;
     } else {
@@ -85,7 +83,7 @@ void expect_matches_torch(const Inputs& inputs, const std::string& torch_express
 
   std::string log;
   const std::string script = std::string(GRAFT_SOURCE_DIR) + "/tests/oracle/torch_eval.py";
-  const int status = run_command(std::string(kPython) + " " + script + " " + in_path + " " + out_path, &log);
+  const int status = run_command(oracle_python() + " " + script + " " + in_path + " " + out_path, &log);
   ASSERT_EQ(status, 0) << "PyTorch failed to evaluate `" << torch_expression << "`:\n" << log;
 
   const safetensors::File reference = safetensors::read(out_path);

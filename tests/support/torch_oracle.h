@@ -5,12 +5,12 @@
 //                        [](const Inputs& in) { return ops::conv2d(in.at("x"), in.at("w"), {}, {2, 2}); });
 //
 // The inputs (graft tensors, any that require grad get gradients) are written to a file; the
-// script tests/oracle/torch_eval.py evaluates the Python expression on them with /usr/bin/python3
+// script tests/oracle/torch_eval.py evaluates the Python expression on them with oracle_python()
 // (names bound to torch tensors; `torch` and `F` = torch.nn.functional in scope), backpropagates
 // the same random upstream gradient, and writes the output, every input gradient and every input's
 // final value (for ops that update inputs in place, e.g. running statistics). The test then
 // compares each with graft's, with tolerance atol + rtol * max|torch value| per tensor.
-// When /usr/bin/python3 or torch is missing, the test is skipped with the reason printed.
+// When that Python or its torch is missing, the test is skipped with the reason printed.
 #include <functional>
 #include <map>
 #include <string>

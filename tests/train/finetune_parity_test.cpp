@@ -30,7 +30,7 @@ const fs::path kDir = fs::path(GRAFT_ORACLE_DIR) / "finetune";
 
 // Runs the reference script for one case, in a folder of its own (ctest runs cases in parallel).
 bool make_reference(const std::string& name, std::string* log) {
-  std::string command = "/usr/bin/python3 " + std::string(GRAFT_SOURCE_DIR) + "/tests/oracle/finetune_reference.py " +
+  std::string command = testing::oracle_python() + " " + std::string(GRAFT_SOURCE_DIR) + "/tests/oracle/finetune_reference.py " +
                         (kDir / name).string() + " " + name;
   for (const char* photo : {"koala.jpg", "giant_panda.jpg", "orange_0.jpg", "granny_smith_1.jpg"}) {
     command += " " + (kImages / photo).string();

@@ -16,6 +16,7 @@
 
 #include "gtest/gtest.h"
 #include "nn/module.h"
+#include "tests/support/process.h"
 #include "tests/support/torch_oracle.h"
 #include "weights/json.h"
 #include "weights/safetensors.h"
@@ -69,7 +70,7 @@ std::string fixtures(std::string* reason) {
       dir = final_dir + "/";
     } else if (testing::torch_available(&why)) {
       const std::string scratch = final_dir + ".tmp" + std::to_string(::getpid());
-      const std::string command = "/usr/bin/python3 " + script + " " + scratch + " 2>&1";
+      const std::string command = testing::oracle_python() + " " + script + " " + scratch + " 2>&1";
       std::string log;
       FILE* pipe = ::popen(command.c_str(), "r");
       std::array<char, 4096> buf{};

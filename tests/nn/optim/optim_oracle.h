@@ -1,7 +1,7 @@
 #pragma once
 // Runs tests/oracle/optim_reference.py (torch.optim as the oracle) for the optimizer, schedule and
 // clipping tests. Each case's inputs and metadata go to a safetensors file in a fresh directory
-// under the build tree; one run of the script with /usr/bin/python3 handles all cases (importing
+// under the build tree; one run of the script with oracle_python() handles all cases (importing
 // torch takes seconds, so tests batch their cases), and what it wrote is returned, in order. A
 // failed run is reported as a test failure and returns nothing.
 #include <filesystem>
@@ -40,7 +40,7 @@ inline std::optional<std::vector<safetensors::File>> run_optim_reference(const s
   }
   const std::filesystem::path dir = std::filesystem::path(GRAFT_ORACLE_DIR) / name;
   std::filesystem::create_directories(dir);
-  std::string command = "/usr/bin/python3 " + std::string(GRAFT_SOURCE_DIR) + "/tests/oracle/optim_reference.py";
+  std::string command = oracle_python() + " " + std::string(GRAFT_SOURCE_DIR) + "/tests/oracle/optim_reference.py";
   std::vector<std::string> outputs;
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string in = (dir / ("case" + std::to_string(i) + ".in.safetensors")).string();
