@@ -5,13 +5,19 @@
 #   3. runs every GPU benchmark (bench_cuda_*), which validate before they time,
 # and writes one markdown report, <results>/<gpu>.md (e.g. bench/results/h100.md), with the logs
 # beside it (build.log, gpu_tests.log, memcheck.log, bench.log).
-# Usage: scripts/gpu_bench.sh [RESULTS_DIR]   (default bench/results)
+# Usage: scripts/gpu_bench.sh [RESULTS_DIR [STAGE...]]   (default bench/results, every stage)
+# Stages: tests, memcheck, bench (every benchmark) or one benchmark's name (bench_cuda_gemm, ...).
+# The build always comes first and is incremental, so a machine with a short limit per command can
+# run the stages over several calls into the same build-gpu/ (each writes its own report).
 # Packages from scripts/fetch_gpu_deps.sh in .gpu-deps/ are unpacked into a private prefix first,
 # for machines without a package registry. Exits non-zero when a test or the sanitizer failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 results=$(realpath -m "${1:-bench/results}")
 mkdir -p "$results"
+shift $(($# > 0 ? 1 : 0))
+stages=" ${*:-tests memcheck bench} "
+wants() { [[ "$stages" == *" $1 "* ]]; }
 arch=${GRAFT_CUDA_ARCH:-90}
 status=0
 
@@ -54,38 +60,45 @@ if [[ $? -ne 0 ]]; then
 fi
 build_seconds=$((SECONDS - start))
 
-# Every test that touches the GPU: the kernels, the allocator, the ops and training on the GPU.
-filter='Cuda*:*/Cuda*:CachingAllocator*:KernelChoice*'
-build-gpu/tests/graft_tests --gtest_filter="$filter" >"$results/gpu_tests.log" 2>&1 || status=1
-tests_summary=$(grep -E '^\[  (PASSED|FAILED)  \]|tests? ran' "$results/gpu_tests.log" | tr '\n' ' ')
-
-# memcheck multiplies run times tens of times: it checks the kernel and op tests, not the whole
-# networks (which run the same kernels, longer).
-memcheck_filter="$filter:-CudaResNet*:*/CudaResNet*:CudaTraining*"
-timeout 200 compute-sanitizer --tool memcheck --error-exitcode 86 --print-limit 20 \
-  build-gpu/tests/graft_tests --gtest_filter="$memcheck_filter" >"$results/memcheck.log" 2>&1
-memcheck_status=$?
-case $memcheck_status in
-  0) memcheck="clean" ;;
-  124) memcheck="stopped after 200 s (no error reported until then)" ;;
-  86) memcheck="ERRORS (see memcheck.log)"; status=1 ;;
-  *) memcheck="tests failed under the sanitizer (exit $memcheck_status; see memcheck.log)"; status=1 ;;
-esac
-
 {
   echo "# graft on $gpu"
   echo
   echo "$(date -u +%Y-%m-%d), commit $commit, sm_$arch build in ${build_seconds} s. Produced by scripts/gpu_bench.sh."
   echo
-  echo "- CUDA tests (\`$filter\`): $tests_summary"
-  echo "- compute-sanitizer memcheck (\`$memcheck_filter\`): $memcheck"
-  echo
 } >"$report"
+
+# Every test that touches the GPU: the kernels, the allocator, the ops and training on the GPU.
+filter='Cuda*:*/Cuda*:CachingAllocator*:KernelChoice*'
+if wants tests; then
+  build-gpu/tests/graft_tests --gtest_filter="$filter" >"$results/gpu_tests.log" 2>&1 || status=1
+  tests_summary=$(grep -E '^\[  (PASSED|FAILED)  \] [0-9]|^\[  SKIPPED \] [0-9]' "$results/gpu_tests.log" | tr '\n' ' ')
+  echo "- CUDA tests (\`$filter\`): $tests_summary" >>"$report"
+fi
+
+# memcheck multiplies run times tens of times: by default it checks the kernel and op tests, not
+# the whole networks (which run the same kernels, longer), for at most 200 s. GRAFT_MEMCHECK_FILTER
+# and GRAFT_MEMCHECK_SECONDS widen it, e.g. to "$filter" in a call of its own.
+if wants memcheck; then
+  memcheck_filter=${GRAFT_MEMCHECK_FILTER:-"$filter:-CudaResNet*:*/CudaResNet*:CudaTraining*"}
+  memcheck_seconds=${GRAFT_MEMCHECK_SECONDS:-200}
+  timeout "$memcheck_seconds" compute-sanitizer --tool memcheck --error-exitcode 86 --print-limit 20 \
+    build-gpu/tests/graft_tests --gtest_filter="$memcheck_filter" >"$results/memcheck.log" 2>&1
+  memcheck_status=$?
+  case $memcheck_status in
+    0) memcheck="clean" ;;
+    124) memcheck="stopped after $memcheck_seconds s (no error reported until then)" ;;
+    86) memcheck="ERRORS (see memcheck.log)"; status=1 ;;
+    *) memcheck="tests failed under the sanitizer (exit $memcheck_status; see memcheck.log)"; status=1 ;;
+  esac
+  echo "- compute-sanitizer memcheck (\`$memcheck_filter\`): $memcheck" >>"$report"
+fi
+echo >>"$report"
 
 : >"$results/bench.log"
 for bench in build-gpu/bench/bench_cuda_*; do
   [[ -x "$bench" ]] || continue
   name=$(basename "$bench")
+  wants bench || wants "$name" || continue
   echo "===== $name" >>"$results/bench.log"
   timeout 150 "$bench" >"$results/$name.out" 2>&1 || echo "- $name did not finish cleanly (see bench.log)" >>"$report"
   cat "$results/$name.out" >>"$results/bench.log"
