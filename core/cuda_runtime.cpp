@@ -1,6 +1,8 @@
 #include "core/cuda_runtime.h"
 
+#include <cstdlib>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -10,6 +12,14 @@
 #endif
 
 namespace graft::cuda {
+
+bool caching_enabled() {
+  static const bool enabled = [] {
+    const char* off = std::getenv("GRAFT_CUDA_NO_CACHING");
+    return off == nullptr || std::string_view(off) != "1";
+  }();
+  return enabled;
+}
 
 #ifdef GRAFT_WITH_CUDA
 
@@ -103,11 +113,27 @@ void check_device(int index) { check_index(index, device_count()); }
 void set_device(int index) { check(cudaSetDevice(index), "cudaSetDevice"); }
 
 void* allocate(size_t bytes, int device, Stream stream) {
-  return device_allocator(device).allocate(bytes, stream);
+  if (caching_enabled()) return device_allocator(device).allocate(bytes, stream);
+  if (bytes == 0) return nullptr;
+  check_device(device);
+  DeviceMemory memory(device);
+  void* ptr = memory.raw_allocate(bytes);
+  if (!ptr) {
+    const AllocatorBackend::MemoryInfo info = memory.memory_info();
+    fail("CUDA out of memory on device ", device, ": tried to allocate ", bytes >> 20, " MiB; ", info.free_bytes >> 20,
+         " MiB free of ", info.total_bytes >> 20, " MiB on the device (caching allocator off: GRAFT_CUDA_NO_CACHING=1)",
+         "; reduce the batch size (e.g. --batch-size N/2) or free tensors");
+  }
+  return ptr;
 }
 
 void release(void* ptr, int device) {
-  if (ptr) device_allocator(device).release(ptr);
+  if (!ptr) return;
+  if (caching_enabled()) {
+    device_allocator(device).release(ptr);
+  } else {
+    DeviceMemory(device).raw_release(ptr);
+  }
 }
 
 AllocatorStats memory_stats(int device) { return device_allocator(device).stats(); }

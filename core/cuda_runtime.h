@@ -7,9 +7,9 @@
 // allocated_bytes, is what nvidia-smi shows graft holding; empty_cache() hands the unused part back.
 // A block belongs to the stream it was allocated on and is reused only on that stream.
 //
-// In a build without CUDA every call except built_with_cuda(), device_count() and the release
-// functions (no-ops there) raises an Error that says so; memory_stats, empty_cache and
-// reset_peak_memory_stats included.
+// In a build without CUDA every call except built_with_cuda(), device_count(), caching_enabled()
+// and the release functions (no-ops there) raises an Error that says so; memory_stats, empty_cache
+// and reset_peak_memory_stats included.
 #include <cstddef>
 
 #include "core/caching_allocator.h"
@@ -26,6 +26,13 @@ int device_count();
 void check_device(int index);
 // Makes `index` the calling thread's current device: kernels launched after it run there.
 void set_device(int index);
+
+// Whether device memory goes through the caching allocator: true unless the environment sets
+// GRAFT_CUDA_NO_CACHING=1 (read once). Without the cache every allocate() is a cudaMalloc of its
+// own and every release() a cudaFree (which waits for the device: slow). For compute-sanitizer's
+// memcheck: inside a cached segment an access past a tensor's end lands in another block of the
+// same cudaMalloc and goes unreported; in an allocation of its own it is reported.
+bool caching_enabled();
 
 // `bytes` of memory on `device` for use on `stream` (nullptr: the default stream); nullptr for 0
 // bytes. Throws an Error naming the request and the memory in use when the device is full even after

@@ -395,6 +395,7 @@ TEST(CachingAllocator, CudaCallsWithoutCudaAreClearErrors) {
 
 TEST(CudaAllocator, DeviceMemoryGoesThroughTheCache) {
   GRAFT_REQUIRE_GPU();
+  if (!cuda::caching_enabled()) GTEST_SKIP() << "skipped: GRAFT_CUDA_NO_CACHING=1 turns the cache off";
   cuda::empty_cache(0);
   const AllocatorStats before = cuda::memory_stats(0);
   void* first = cuda::allocate(3 * MiB, 0);
@@ -425,6 +426,7 @@ TEST(CudaAllocator, DeviceMemoryGoesThroughTheCache) {
 
 TEST(CudaAllocator, OutOfMemoryIsAClearErrorAndTheDeviceStaysUsable) {
   GRAFT_REQUIRE_GPU();
+  if (!cuda::caching_enabled()) GTEST_SKIP() << "skipped: GRAFT_CUDA_NO_CACHING=1 turns the cache off";
   const size_t retries = cuda::memory_stats(0).oom_retries;
   testing::expect_error([] { cuda::allocate(size_t{1} << 50, 0); }, "CUDA out of memory on device 0",
                         "MiB free of");
