@@ -10,7 +10,8 @@ namespace graft::kernels::cpu {
 
 // Training mode: uses the batch's mean and biased variance for y; saves mean and
 // 1/sqrt(var + eps) for backward. When running_mean/running_var are not null they are
-// updated in place with `momentum`, using the unbiased variance (as PyTorch does).
+// updated in place with `momentum`, using the unbiased variance (as PyTorch does). y must not
+// alias x (the GPU variant reads each channel's first element again after writing begins).
 template <typename T>
 void batch_norm_forward_train(const T* x, int64_t n, int64_t c, int64_t hw, const T* gamma,
                               const T* beta, double eps, double momentum, T* running_mean,

@@ -137,7 +137,9 @@ struct ForwardTrainChannel {
   __device__ NormalizeParams<T> operator()(int64_t ch, bool first_chunk, double s1, double s2) const {
     const double shift = count > 0 ? double(x[ch * hw]) : 0.0;
     const double mean = shift + s1 / count;
-    double squared_deviation = s2 - s1 * (s1 / count);  // sum((x - mean)^2); NaN stays NaN
+    // sum((x - mean)^2); NaN stays NaN. An empty batch sums nothing: 0, as in the CPU twin (the
+    // running variance then keeps (1 - momentum) of itself rather than becoming NaN).
+    double squared_deviation = count > 0 ? s2 - s1 * (s1 / count) : 0.0;
     if (squared_deviation < 0) squared_deviation = 0;
     const double invstd = 1.0 / sqrt(squared_deviation / count + eps);
     if (first_chunk) {

@@ -69,9 +69,10 @@ cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 // cuBLAS wants every leading dimension >= 1, even for an empty operand it never reads.
 int64_t ld_for_cublas(int64_t ld) { return std::max<int64_t>(ld, 1); }
 
-// When alpha == 0, k = 0: cuBLAS then computes C = beta * C without reading A and B, which is what
-// the CPU twin does (NaN in A or B must not reach C).
-int64_t effective_k(int64_t k, float alpha) { return alpha == 0.0f ? 0 : k; }
+// A product that reads neither A nor B (k = 0, or alpha = 0 where NaN in A or B must not reach C)
+// is C = beta * C. Some cuBLAS versions left C untouched for k = 0, so graft's own kernel, which
+// scales C as the CPU twin does, computes it.
+bool only_scales_c(int64_t k, float alpha) { return k == 0 || alpha == 0.0f; }
 
 }  // namespace
 
@@ -80,8 +81,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   gemm_common::check_arguments("graft::kernels::vendor::gemm", trans_a, trans_b, m, n, k, alpha, a,
                                lda, b, ldb, c, ldc);
   if (m == 0 || n == 0) return;
-  check(cublasSgemm_64(handle(stream, CUBLAS_DEFAULT_MATH), op(trans_b), op(trans_a), n, m,
-                       effective_k(k, alpha), &alpha, b, ld_for_cublas(ldb), a, ld_for_cublas(lda),
+  if (only_scales_c(k, alpha)) return cuda::gemm(trans_a, trans_b, m, n, 0, alpha, a, lda, b, ldb, beta, c, ldc, stream);
+  check(cublasSgemm_64(handle(stream, CUBLAS_DEFAULT_MATH), op(trans_b), op(trans_a), n, m, k, &alpha, b, ld_for_cublas(ldb), a, ld_for_cublas(lda),
                        &beta, c, ld_for_cublas(ldc)),
         "cublasSgemm");
 }
@@ -92,8 +93,8 @@ void gemm_tf32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
   gemm_common::check_arguments("graft::kernels::vendor::gemm_tf32", trans_a, trans_b, m, n, k,
                                alpha, a, lda, b, ldb, c, ldc);
   if (m == 0 || n == 0) return;
-  check(cublasGemmEx_64(handle(stream, CUBLAS_DEFAULT_MATH), op(trans_b), op(trans_a), n, m,
-                        effective_k(k, alpha), &alpha, b, CUDA_R_32F, ld_for_cublas(ldb), a,
+  if (only_scales_c(k, alpha)) return cuda::gemm(trans_a, trans_b, m, n, 0, alpha, a, lda, b, ldb, beta, c, ldc, stream);
+  check(cublasGemmEx_64(handle(stream, CUBLAS_DEFAULT_MATH), op(trans_b), op(trans_a), n, m, k, &alpha, b, CUDA_R_32F, ld_for_cublas(ldb), a,
                         CUDA_R_32F, ld_for_cublas(lda), &beta, c, CUDA_R_32F, ld_for_cublas(ldc),
                         CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT),
         "cublasGemmEx (CUBLAS_COMPUTE_32F_FAST_TF32)");
@@ -107,8 +108,12 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
   gemm_common::check_arguments(kWho, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, c, ldc, batch);
   gemm_common::check_batch(kWho, m, n, ldc, stride_a, stride_b, stride_c, batch);
   if (m == 0 || n == 0 || batch == 0) return;
+  if (only_scales_c(k, alpha)) {
+    return cuda::gemm_batched(trans_a, trans_b, m, n, 0, alpha, a, lda, stride_a, b, ldb, stride_b, beta, c, ldc,
+                              stride_c, batch, stream);
+  }
   check(cublasSgemmStridedBatched_64(handle(stream, CUBLAS_DEFAULT_MATH), op(trans_b), op(trans_a),
-                                     n, m, effective_k(k, alpha), &alpha, b, ld_for_cublas(ldb),
+                                     n, m, k, &alpha, b, ld_for_cublas(ldb),
                                      stride_b, a, ld_for_cublas(lda), stride_a, &beta, c,
                                      ld_for_cublas(ldc), stride_c, batch),
         "cublasSgemmStridedBatched");

@@ -359,6 +359,10 @@ std::vector<float> run_on_gpu(GemmFn fn, bool ta, bool tb, int64_t m, int64_t n,
                               const DeviceBuffer<float>& a, const DeviceBuffer<float>& b, float beta,
                               const std::vector<float>& c, cudaStream_t stream = nullptr) {
   DeviceBuffer<float> dc(c);
+  // A pageable cudaMemcpy may return before its DMA lands; a non-blocking stream does not wait for it.
+  if (stream != nullptr) {
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  }
   fn(ta, tb, m, n, k, alpha, a.get(), ta ? m : k, b.get(), tb ? k : n, beta, dc.get(), n, stream);
   if (stream != nullptr) {
     EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
