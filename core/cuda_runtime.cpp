@@ -1,8 +1,12 @@
 #include "core/cuda_runtime.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -142,20 +146,101 @@ void empty_cache(int device) { device_allocator(device).empty_cache(); }
 
 void reset_peak_memory_stats(int device) { device_allocator(device).reset_peak(); }
 
+namespace {
+
+// Page-locked blocks are slow to make (every page is pinned) and cudaFreeHost waits for the whole
+// device, so released blocks are kept for reuse, by size in whole pages (a loader's batches all have
+// one size), up to kMaxCachedBytes, as torch's host allocator does.
+class PinnedCache {
+ public:
+  void* allocate(size_t bytes) {
+    const size_t size = std::max<size_t>((bytes + kPage - 1) / kPage * kPage, kPage);
+    std::unique_lock lock(mutex_);
+    if (const auto it = free_.find(size); it != free_.end()) {
+      void* ptr = it->second;
+      free_.erase(it);
+      cached_bytes_ -= size;
+      live_[ptr] = size;
+      return ptr;
+    }
+    lock.unlock();
+    void* ptr = pin(size);
+    if (!ptr) {
+      empty();  // the cache's blocks may be what the system lacks
+      ptr = pin(size);
+    }
+    if (!ptr) {
+      fail("cannot allocate ", bytes >> 20, " MiB of pinned host memory; reduce the batch size or turn pin_memory off");
+    }
+    lock.lock();
+    live_[ptr] = size;
+    return ptr;
+  }
+
+  void release(void* ptr) {
+    std::unique_lock lock(mutex_);
+    const auto it = live_.find(ptr);
+    if (it != live_.end()) {
+      const size_t size = it->second;
+      live_.erase(it);
+      if (cached_bytes_ + size <= kMaxCachedBytes) {
+        free_.emplace(size, ptr);
+        cached_bytes_ += size;
+        return;
+      }
+    }
+    lock.unlock();
+    cudaFreeHost(ptr);  // no error can be raised from a release (it runs in destructors)
+  }
+
+ private:
+  static constexpr size_t kPage = 4096;
+  static constexpr size_t kMaxCachedBytes = size_t{1} << 30;
+
+  // nullptr when the system cannot pin that much.
+  static void* pin(size_t bytes) {
+    void* ptr = nullptr;
+    const cudaError_t status = cudaHostAlloc(&ptr, bytes, cudaHostAllocDefault);
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    check(status, "cudaHostAlloc");
+    return ptr;
+  }
+
+  void empty() {
+    std::multimap<size_t, void*> blocks;
+    {
+      std::lock_guard lock(mutex_);
+      blocks.swap(free_);
+      cached_bytes_ = 0;
+    }
+    for (const auto& [size, ptr] : blocks) cudaFreeHost(ptr);
+  }
+
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;    // released blocks by size
+  std::unordered_map<void*, size_t> live_;  // handed-out blocks and their sizes
+  size_t cached_bytes_ = 0;
+};
+
+// Never destroyed: its blocks live until the process ends (freeing them during static destruction
+// could run after the CUDA runtime has shut down).
+PinnedCache& pinned_cache() {
+  static PinnedCache* cache = new PinnedCache;
+  return *cache;
+}
+
+}  // namespace
+
 void* allocate_pinned(size_t bytes) {
   GRAFT_CHECK(device_count() > 0, "pinned host memory needs a CUDA GPU, and none is available; turn pin_memory off");
-  void* ptr = nullptr;
-  const cudaError_t status = cudaHostAlloc(&ptr, bytes, cudaHostAllocDefault);
-  if (status == cudaErrorMemoryAllocation) {
-    cudaGetLastError();
-    fail("cannot allocate ", bytes >> 20, " MiB of pinned host memory; reduce the batch size or turn pin_memory off");
-  }
-  check(status, "cudaHostAlloc");
-  return ptr;
+  return pinned_cache().allocate(bytes);
 }
 
 void release_pinned(void* ptr) {
-  if (ptr) cudaFreeHost(ptr);
+  if (ptr) pinned_cache().release(ptr);
 }
 
 Stream create_stream(int device) {

@@ -51,6 +51,8 @@ void reset_peak_memory_stats(int device);
 
 // Page-locked (pinned) host memory, which the GPU reads by DMA: copies from it to a device are
 // faster and can run asynchronously. Needs a CUDA build and a GPU; release_pinned(nullptr) is a no-op.
+// Released blocks are cached for reuse (up to 1 GiB), as pinning is slow and freeing waits for the
+// device: release a block only after the asynchronous copies that use it have completed.
 void* allocate_pinned(size_t bytes);
 void release_pinned(void* ptr);
 

@@ -6,6 +6,7 @@
 #include "core/cuda_runtime.h"
 #include "core/ops/on_device.h"
 #include "kernels/copy.h"
+#include "kernels/elementwise.h"
 
 namespace graft {
 
@@ -60,9 +61,9 @@ Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, Device::cpu());
+  Tensor t = empty(shape, dtype, device);
   t.fill_(value);
-  return device.is_cpu() ? t : t.to(device);
+  return t;
 }
 
 Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
@@ -240,9 +241,28 @@ const Tensor& Tensor::copy_(const Tensor& source) const {
   return *this;
 }
 
+namespace {
+
+// Fills a contiguous float tensor on a GPU with a kernel: a value copied from host memory would
+// wait for all the work queued before it.
+template <typename T>
+void fill_on_gpu(const Tensor& t, double value) {
+  ops::on_device(t, [] {}, [&](auto stream) {
+    kernels::cuda::fill<T>(t.device_data<T>(), t.numel(), static_cast<T>(value), stream);
+  });
+}
+
+}  // namespace
+
 const Tensor& Tensor::fill_(double value) const {
   if (!device().is_cpu()) {
-    copy_(Tensor::full(shape(), value, dtype()));
+    if (is_contiguous() && dtype() == DType::f32) {
+      fill_on_gpu<float>(*this, value);
+    } else if (is_contiguous() && dtype() == DType::f64) {
+      fill_on_gpu<double>(*this, value);
+    } else {
+      copy_(Tensor::full(shape(), value, dtype()));
+    }
     return *this;
   }
   Tensor src = empty({1}, DType::f64);

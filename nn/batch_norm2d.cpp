@@ -17,7 +17,7 @@ BatchNorm2d::BatchNorm2d(int64_t num_features, BatchNorm2dOptions options)
     running_mean_ = register_buffer("running_mean", Tensor::zeros({num_features}));
     running_var_ = register_buffer("running_var", Tensor::ones({num_features}));
     num_batches_tracked_ = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::i64),
-                                           {.may_be_absent_from_checkpoints = true});
+                                           {.may_be_absent_from_checkpoints = true, .stays_on_host = true});
   }
 }
 

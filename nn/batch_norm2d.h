@@ -7,6 +7,8 @@
 // num_batches_tracked and blends the batch statistics into the running ones with `momentum`
 // (or, when momentum is unset, with 1 / num_batches_tracked: a cumulative average). Evaluation
 // mode normalizes with the running statistics (batch statistics without running stats).
+// num_batches_tracked stays in host memory when the layer moves to a GPU: the host reads it at
+// every training step, and a read from GPU memory would wait for all queued work each time.
 //
 // Frozen statistics (set_stats_frozen, for fine-tuning a pretrained network): the layer normalizes
 // with its running statistics and updates nothing (not num_batches_tracked either), in training

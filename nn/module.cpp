@@ -116,7 +116,9 @@ void Module::set_requires_grad(bool requires_grad) {
 
 void Module::to(Device device) {
   for (const auto& [name, p] : parameters_) move_in_place(p, device);
-  for (const Buffer& b : buffers_) move_in_place(b.value, device);
+  for (const Buffer& b : buffers_) {
+    if (!b.options.stays_on_host) move_in_place(b.value, device);
+  }
   for (auto& [name, child] : children_) child->to(device);
 }
 

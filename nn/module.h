@@ -43,6 +43,9 @@ struct BufferOptions {
   // ImageNet checkpoints predate); when absent, load_state_dict keeps the current value and
   // does not report it missing.
   bool may_be_absent_from_checkpoints = false;
+  // A counter the host reads at every step (num_batches_tracked): to() leaves it in host memory,
+  // where reading and updating it never waits for a GPU.
+  bool stays_on_host = false;
 };
 
 class Module {
@@ -87,8 +90,8 @@ class Module {
   // ---- whole-tree operations
   // Freezes (false) or unfreezes (true) every parameter of this module and its descendants.
   void set_requires_grad(bool requires_grad);
-  // Moves every parameter, buffer and gradient to `device` in place: tensor handles taken
-  // earlier (e.g. by an optimizer) stay valid and see the moved data.
+  // Moves every parameter, buffer (except those that stay on the host) and gradient to `device` in
+  // place: tensor handles taken earlier (e.g. by an optimizer) stay valid and see the moved data.
   void to(Device device);
   // Calls fn on every descendant, children before parents, then on this module (torch's apply).
   void apply(const std::function<void(Module&)>& fn);

@@ -111,7 +111,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor scalar_like(const Tensor& t, double value) {
-  return Tensor::scalar(value, t.defined() ? t.dtype() : DType::f32).to(t.device());
+  return t.defined() ? Tensor::full({}, value, t.dtype(), t.device()) : Tensor::scalar(value);
 }
 
 }  // namespace

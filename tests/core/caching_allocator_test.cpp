@@ -442,6 +442,20 @@ TEST(CudaAllocator, OutOfMemoryIsAClearErrorAndTheDeviceStaysUsable) {
   cuda::release(block, 0);
 }
 
+TEST(CudaRuntime, ReleasedPinnedBlocksAreReusedBySize) {
+  GRAFT_REQUIRE_GPU();
+  void* first = cuda::allocate_pinned(1000);
+  std::memset(first, 1, 1000);
+  cuda::release_pinned(first);
+  void* same_pages = cuda::allocate_pinned(900);  // both round to one 4 KiB page
+  EXPECT_EQ(same_pages, first);
+  void* other = cuda::allocate_pinned(5000);
+  EXPECT_NE(other, first);
+  std::memset(other, 2, 5000);
+  cuda::release_pinned(same_pages);
+  cuda::release_pinned(other);
+}
+
 TEST(CudaRuntime, StreamsAndAsynchronousCopies) {
   GRAFT_REQUIRE_GPU();
   cuda::Stream stream = cuda::create_stream(0);
