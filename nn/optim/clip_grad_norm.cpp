@@ -32,21 +32,26 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   const auto round = [](DType dtype, double value) {
     return dtype == DType::f32 ? static_cast<double>(static_cast<float>(value)) : value;
   };
-  double sum_of_norms_squared = 0;
+  // Each gradient's sum of squares as a float64 scalar on its device; on a GPU all are queued
+  // before the first is read, so the host waits for the device once rather than per gradient.
+  std::vector<Tensor> squares;
   for (const Tensor& grad : grads) {
     const Tensor data = grad.contiguous();
-    const double squares = visit_compute_dtype(data.dtype(), "clip_grad_norm", [&](auto t) {
+    squares.push_back(visit_compute_dtype(data.dtype(), "clip_grad_norm", [&](auto t) {
       using T = decltype(t);
       const T* x = data.device_data<T>();
       return ops::on_device(
-          data, [&] { return kernels::cpu::sum_of_squares<T>(x, data.numel()); },
+          data, [&] { return Tensor::scalar(kernels::cpu::sum_of_squares<T>(x, data.numel()), DType::f64); },
           [&](auto stream) {
             const Tensor result = Tensor::empty({}, DType::f64, data.device());
             kernels::cuda::sum_of_squares<T>(x, data.numel(), result.device_data<double>(), stream);
-            return result.item();
+            return result;
           });
-    });
-    const double norm = round(grad.dtype(), std::sqrt(squares));
+    }));
+  }
+  double sum_of_norms_squared = 0;
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const double norm = round(grads[i].dtype(), std::sqrt(squares[i].item()));
     sum_of_norms_squared += norm * norm;
   }
   const double total_norm = round(norm_dtype, std::sqrt(sum_of_norms_squared));
