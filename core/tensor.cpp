@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/autograd.h"
@@ -243,36 +244,33 @@ const Tensor& Tensor::copy_(const Tensor& source) const {
 
 namespace {
 
-// Fills a contiguous float tensor on a GPU with a kernel: a value copied from host memory would
-// wait for all the work queued before it.
+// Fills a contiguous float tensor with its device's fill kernel: on a GPU, a value copied from host
+// memory would wait for all the work queued before it.
 template <typename T>
-void fill_on_gpu(const Tensor& t, double value) {
-  ops::on_device(t, [] {}, [&](auto stream) {
-    kernels::cuda::fill<T>(t.device_data<T>(), t.numel(), static_cast<T>(value), stream);
-  });
+void fill_floats(const Tensor& t, double value) {
+  ops::on_device(
+      t, [&] { kernels::cpu::fill<T>(t.data<T>(), t.numel(), static_cast<T>(value)); },
+      [&](auto stream) { kernels::cuda::fill<T>(t.device_data<T>(), t.numel(), static_cast<T>(value), stream); });
 }
 
 }  // namespace
 
 const Tensor& Tensor::fill_(double value) const {
-  if (!device().is_cpu()) {
-    if (is_contiguous() && dtype() == DType::f32) {
-      fill_on_gpu<float>(*this, value);
-    } else if (is_contiguous() && dtype() == DType::f64) {
-      fill_on_gpu<double>(*this, value);
-    } else {
-      copy_(Tensor::full(shape(), value, dtype()));
-    }
-    return *this;
-  }
-  Tensor src = empty({1}, DType::f64);
-  *src.data<double>() = value;
-  Tensor one = src.to(dtype());
-  const size_t size = dtype_size(dtype());
-  if (is_contiguous()) {
+  if (is_contiguous() && dtype() == DType::f32) {
+    fill_floats<float>(*this, value);
+  } else if (is_contiguous() && dtype() == DType::f64) {
+    fill_floats<double>(*this, value);
+  } else if (is_contiguous() && device().is_cpu() && numel() > 0) {
+    // Any other dtype: the value converted once, then the filled prefix copied onto the rest,
+    // doubling each time.
+    Tensor src = empty({1}, DType::f64);
+    *src.data<double>() = value;
+    const size_t size = dtype_size(dtype());
+    const size_t total = static_cast<size_t>(numel()) * size;
     char* p = static_cast<char*>(raw_data());
-    for (int64_t i = 0; i < numel(); ++i) std::memcpy(p + i * size, one.raw_data(), size);
-  } else {
+    std::memcpy(p, src.to(dtype()).raw_data(), size);
+    for (size_t filled = size; filled < total; filled *= 2) std::memcpy(p + filled, p, std::min(filled, total - filled));
+  } else if (numel() > 0) {
     copy_(Tensor::full(shape(), value, dtype()));
   }
   return *this;

@@ -34,6 +34,19 @@ TEST(Tensor, FactoriesShapeAndStrides) {
   EXPECT_THROW(Tensor::from_vector<float>({1, 2, 3}, {2, 2}), Error);
 }
 
+// Every dtype and a length that is no power of two (the filled prefix is copied onto the rest,
+// doubling each time); a value that rounds in float16 rounds as a conversion of it does.
+TEST(Tensor, FillWritesEveryElementInEveryDtype) {
+  for (const DType dtype : {DType::f32, DType::f64, DType::i64, DType::bf16, DType::f16}) {
+    const Tensor t = Tensor::full({3, 37}, -3.0, dtype);
+    for (const double v : t.to(DType::f64).to_vector<double>()) ASSERT_EQ(v, -3.0) << dtype_name(dtype);
+  }
+  const Tensor half = Tensor::full({5}, 0.1, DType::f16);
+  const double rounded = Tensor::scalar(0.1, DType::f64).to(DType::f16).to(DType::f64).item();
+  for (const double v : half.to(DType::f64).to_vector<double>()) EXPECT_EQ(v, rounded);
+  EXPECT_EQ(Tensor::full({0}, 1.0, DType::i64).numel(), 0);
+}
+
 TEST(Tensor, CpuDataIsAligned) {
   Tensor t = Tensor::empty({3, 5});
   EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data<float>()) % 64, 0u);
