@@ -118,10 +118,11 @@ if wants tests; then
 fi
 
 # memcheck multiplies run times tens of times: by default it checks the kernel and op tests, not
-# the whole networks (which run the same kernels, longer), for at most 150 s. GRAFT_MEMCHECK_FILTER
-# and GRAFT_MEMCHECK_SECONDS widen it, e.g. to "$filter" in a call of its own.
+# the whole networks and the command-line runs (which run the same kernels, longer), for at most
+# 150 s. GRAFT_MEMCHECK_FILTER and GRAFT_MEMCHECK_SECONDS widen it, e.g. to "$filter" in a call of
+# its own.
 if wants memcheck; then
-  memcheck_filter=${GRAFT_MEMCHECK_FILTER:-"$filter:-CudaResNet*:*/CudaResNet*:CudaTraining*"}
+  memcheck_filter=${GRAFT_MEMCHECK_FILTER:-"$filter:-CudaResNet*:*/CudaResNet*:CudaTraining*:CudaCli*"}
   memcheck_seconds=$(limit "${GRAFT_MEMCHECK_SECONDS:-150}")
   # Every tensor in its own cudaMalloc, so that an access past its end is outside any allocation;
   # the out-of-memory test fails a cudaMalloc on purpose, which is not an error here.
