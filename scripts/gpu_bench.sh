@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU, in one go and within one time budget:
-#   1. takes the executables that scripts/gpu_bundle.sh built elsewhere (.gpu-bundle/), or else builds
+#   1. runs the executables that scripts/gpu_bundle.sh built elsewhere (.gpu-bundle/), or else builds
 #      graft with CUDA into build-gpu/ on every core (for sm_90 by default),
 #   2. runs every CUDA test, then the kernel and op tests under compute-sanitizer memcheck,
 #   3. runs the GPU benchmarks (bench_cuda_*), which validate before they time,
@@ -45,9 +45,10 @@ short=$(echo "$gpu" | tr 'A-Z' 'a-z' | grep -oE '[a-z][0-9]{2,4}' | head -n 1)
 report="$results/${short:-gpu}.md"
 
 if [[ -f .gpu-bundle/origin && -z "${GRAFT_GPU_BUILD:-}" ]]; then
-  # Prebuilt: the executables look for the sources and for build-gpu/ where they were built, so
-  # that path is made to lead here, and the bundle becomes build-gpu/.
-  origin() { sed -n "s/^$1=//p" .gpu-bundle/origin; }
+  # Prebuilt: the test binary looks for the sources, and for the graft binary in the build folder,
+  # where they were built; those paths are made to lead to this checkout and to the bundle.
+  bin=.gpu-bundle
+  origin() { sed -n "s/^$1=//p" "$bin/origin"; }
   source_dir=$(origin source_dir)
   if [[ ! -e "$source_dir" ]]; then
     mkdir -p "$(dirname "$source_dir")" && ln -s "$PWD" "$source_dir"
@@ -56,14 +57,15 @@ if [[ -f .gpu-bundle/origin && -z "${GRAFT_GPU_BUILD:-}" ]]; then
     echo "rebuild the bundle from another folder, or build here with GRAFT_GPU_BUILD=1"
     exit 1
   fi
-  rm -rf build-gpu && cp -a .gpu-bundle build-gpu
+  build_dir=$(origin build_dir)
+  [[ -e "$build_dir" ]] || ln -s "$PWD/$bin" "$build_dir"
   # Only the libraries the loader does not find are lent: from the bundle, or CUDA's and cuDNN's
   # from the toolkit's folders or the nvidia-* wheels PyTorch brings. The machine's own stay in charge.
-  roots=("$PWD/build-gpu/lib" /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib)
+  roots=("$PWD/$bin/lib" /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib)
   roots+=($(python3 -c 'import nvidia; print(" ".join(nvidia.__path__))' 2>/dev/null))
   mkdir -p /tmp/graft-libs
   export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/tmp/graft-libs"
-  for lib in $(ldd build-gpu/graft build-gpu/tests/graft_tests build-gpu/bench/bench_cuda_* | awk '/not found/ {print $1}' | sort -u); do
+  for lib in $(ldd "$bin/graft" "$bin/tests/graft_tests" "$bin"/bench/bench_cuda_* | awk '/not found/ {print $1}' | sort -u); do
     found=$(find "${roots[@]}" -name "$lib" 2>/dev/null | head -n 1)
     if [[ -z "$found" ]]; then
       echo "gpu_bench: this machine lacks $lib (looked in ${roots[*]}); build here with GRAFT_GPU_BUILD=1"
@@ -72,7 +74,7 @@ if [[ -f .gpu-bundle/origin && -z "${GRAFT_GPU_BUILD:-}" ]]; then
     ln -sfn "$found" "/tmp/graft-libs/$lib"
   done
   built="prebuilt by scripts/gpu_bundle.sh ($(origin arch), commit $(origin commit), $(origin built))"
-  ldd build-gpu/tests/graft_tests >"$results/build.log" 2>&1
+  ldd "$bin/tests/graft_tests" >"$results/build.log" 2>&1
   commit=$(origin commit)
 else
   if compgen -G ".gpu-deps/*.deb" >/dev/null; then
@@ -83,6 +85,7 @@ else
     find "$prefix" -type l -lname '/*' | while read -r link; do ln -sfn "$prefix$(readlink "$link")" "$link"; done
     export CMAKE_PREFIX_PATH="$prefix/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
   fi
+  bin=build-gpu
   arch=${GRAFT_CUDA_ARCH:-90}
   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGRAFT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
     >"$results/build.log" 2>&1 && cmake --build build-gpu -j "$(nproc)" >>"$results/build.log" 2>&1
@@ -106,7 +109,7 @@ fi
 filter='Cuda*:*/Cuda*:CachingAllocator*:KernelChoice*'
 if wants tests; then
   seconds=$(limit 240)
-  timeout "$seconds" build-gpu/tests/graft_tests --gtest_filter="$filter" >"$results/gpu_tests.log" 2>&1
+  timeout "$seconds" "$bin/tests/graft_tests" --gtest_filter="$filter" >"$results/gpu_tests.log" 2>&1
   case $? in
     0) ;;
     124) status=1; echo "- CUDA tests stopped after $seconds s (see gpu_tests.log)" >>"$report" ;;
@@ -127,7 +130,7 @@ if wants memcheck; then
   # Every tensor in its own cudaMalloc, so that an access past its end is outside any allocation;
   # the out-of-memory test fails a cudaMalloc on purpose, which is not an error here.
   GRAFT_CUDA_NO_CACHING=1 timeout "$memcheck_seconds" compute-sanitizer --tool memcheck --error-exitcode 86 \
-    --report-api-errors no --print-limit 20 build-gpu/tests/graft_tests --gtest_filter="$memcheck_filter" >"$results/memcheck.log" 2>&1
+    --report-api-errors no --print-limit 20 "$bin/tests/graft_tests" --gtest_filter="$memcheck_filter" >"$results/memcheck.log" 2>&1
   memcheck_status=$?
   case $memcheck_status in
     0) memcheck="clean" ;;
@@ -144,7 +147,7 @@ declare -A bench_cap=([bench_cuda_gemm]=90 [bench_cuda_conv2d]=120 [bench_cuda_t
                       [bench_cuda_norm_pool]=60 [bench_cuda_light]=60)
 : >"$results/bench.log"
 for name in bench_cuda_gemm bench_cuda_conv2d bench_cuda_train_step bench_cuda_norm_pool bench_cuda_light; do
-  bench=build-gpu/bench/$name
+  bench=$bin/bench/$name
   [[ -x "$bench" ]] || continue
   wants bench || wants "$name" || continue
   seconds=$(limit "${bench_cap[$name]}")

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${GRAFT_CUDA_ARCH:-90}
-build=build-gpu
+build=build-bundle
 bundle=.gpu-bundle
 max_bytes=$((56 * 1024 * 1024))  # the GPU machine takes 64 MiB of tree and carried files in all
 
