@@ -82,7 +82,7 @@ INSTANTIATE_TEST_SUITE_P(Kernels, CudaResNet, ::testing::Values(KernelSource::ow
 TEST(CudaResNetPrediction, TorchvisionCheckpointPredictsAsOnTheCpu) {
   GRAFT_REQUIRE_GPU();
   GRAFT_REQUIRE_TORCH();
-  const std::string dir = testing::parity_fixtures_dir();
+  const std::string dir = testing::parity_fixtures_dir({"resnet50"});
   auto model = models::create("resnet50", {.initialize = false});
   model->load_state_dict(safetensors::read(dir + "/resnet50.weights.safetensors").tensors);
   model->eval();

@@ -2,10 +2,11 @@
 // Reference data from torchvision for the models tests, made by tests/oracle/torchvision_models.py
 // with oracle_python():
 //  - torchvision_spec(name): the state-dict names, dtypes and shapes of torchvision.models.<name>();
-//  - parity_fixtures_dir(): random-weight checkpoints with inputs and outputs for all 13 models.
-//    Writing them takes a minute or two, so they are made once, by whichever test process asks
-//    first (under a file lock: ctest runs tests in parallel processes), and kept in the build
-//    directory under a name that changes with the script's contents.
+//  - parity_fixtures_dir(): random-weight checkpoints with inputs and outputs for all 13 models
+//    (2.7 GB, written in about 40 s), or for the models named (the same values). They are made
+//    once, by whichever test process asks first (under a file lock: ctest runs tests in parallel
+//    processes), and kept in the build directory under a name that changes with the script's
+//    contents.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -101,23 +102,32 @@ class FileLock {
   int fd_;
 };
 
-// The folder holding the parity fixtures, made on first use. Errors raise graft::Error.
-inline std::string parity_fixtures_dir() {
+// The folder holding the parity fixtures of `models` (all 13 when empty), made on first use.
+// Errors raise graft::Error.
+inline std::string parity_fixtures_dir(const std::vector<std::string>& models = {}) {
   namespace fs = std::filesystem;
   const fs::path root = GRAFT_ORACLE_DIR;
   fs::create_directories(root);
-  const std::string prefix = "torchvision_models.";
-  const fs::path dir = root / (prefix + script_fingerprint());
+  const std::string current = "torchvision_models." + script_fingerprint();
+  std::string name = current, arguments;
+  for (const std::string& model : models) {
+    name += "." + model;
+    arguments += " " + model;
+  }
+  const fs::path dir = root / name;
   const FileLock lock(root / "torchvision_models.lock");
   if (fs::exists(dir / "complete")) return dir.string();
 
   // Fixtures of earlier versions of the script are gigabytes: remove them.
   for (const auto& entry : fs::directory_iterator(root)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && name.rfind(prefix, 0) == 0) fs::remove_all(entry.path());
+    const std::string entry_name = entry.path().filename().string();
+    const bool this_version = entry_name == current || entry_name.rfind(current + ".", 0) == 0;
+    if (entry.is_directory() && entry_name.rfind("torchvision_models.", 0) == 0 && !this_version)
+      fs::remove_all(entry.path());
   }
   std::string output, errors;
-  const int status = run_capturing(testing::oracle_python() + " " + kModelsScript + " fixtures " + dir.string(), &output, &errors);
+  const int status = run_capturing(
+      testing::oracle_python() + " " + kModelsScript + " fixtures " + dir.string() + arguments, &output, &errors);
   GRAFT_CHECK(status == 0, "torchvision_models.py fixtures failed: ", errors);
   std::ofstream(dir / "complete") << "written by " << kModelsScript << "\n";
   return dir.string();

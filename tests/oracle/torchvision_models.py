@@ -5,7 +5,9 @@ Usage:
   torchvision_models.py spec NAME      prints the state dict of torchvision.models.NAME() as JSON:
                                        [{"name": ..., "dtype": "float32", "shape": [...]}, ...]
                                        in state-dict order
-  torchvision_models.py fixtures DIR   writes forward-parity fixtures for all 13 models into DIR
+  torchvision_models.py fixtures DIR [NAME...]
+                                       writes forward-parity fixtures for all 13 models (or the
+                                       ones named: the same values as in the full set) into DIR
 
 For each model NAME the fixtures are:
   NAME.weights.safetensors  a state dict with random weights, biases and batch-norm affine
@@ -118,10 +120,15 @@ def write_training_step(model, directory):
     write_safetensors(os.path.join(directory, "resnet18.train.safetensors"), result)
 
 
-def write_fixtures(directory):
+def write_fixtures(directory, names):
+    unknown = sorted(set(names) - set(NAMES))
+    if unknown:
+        sys.exit(f"unknown models {unknown}: use {NAMES}")
     os.makedirs(directory, exist_ok=True)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     for seed, name in enumerate(NAMES):
+        if names and name not in names:
+            continue
         model = write_model_fixtures(name, seed, directory)
         if name == "resnet18":
             write_training_step(model, directory)
@@ -130,7 +137,7 @@ def write_fixtures(directory):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "spec":
         print_spec(sys.argv[2])
-    elif len(sys.argv) == 3 and sys.argv[1] == "fixtures":
-        write_fixtures(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "fixtures":
+        write_fixtures(sys.argv[2], sys.argv[3:])
     else:
         sys.exit(__doc__)
