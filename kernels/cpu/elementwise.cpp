@@ -115,9 +115,14 @@ void relu_forward(const T* x, int64_t n, T* y) {
 
 template <typename T>
 void relu_backward(const T* dy, const T* y, int64_t n, T* dx) {
-  parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) {
+  parallel_for(0, n, kGrain, [=](int64_t lo, int64_t hi) {
+    // dy is read whatever y is: a load only on one side of the condition keeps GCC from
+    // vectorizing (it made this a branchy scalar loop, 3x slower than the forward pass).
 #pragma omp simd
-    for (int64_t i = lo; i < hi; ++i) dx[i] = y[i] <= T(0) ? T(0) : dy[i];
+    for (int64_t i = lo; i < hi; ++i) {
+      const T g = dy[i];
+      dx[i] = y[i] <= T(0) ? T(0) : g;
+    }
   });
 }
 
