@@ -8,7 +8,6 @@
 // worst tensor (a batch-norm bias, which holds only the 4 updates); at lr 1e-3 the losses of step
 // 4 already differ by 5e-3.
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include "tests/support/compare.h"
 #include "tests/support/gpu.h"
 #include "tests/support/image_files.h"
+#include "tests/support/metrics_log.h"
 #include "tests/support/process.h"
 #include "weights/json.h"
 #include "weights/safetensors.h"
@@ -56,21 +56,6 @@ std::vector<json::Value> json_lines(const std::string& text) {
   return lines;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// The loss of every step in a metrics log.
-std::vector<double> step_losses(const std::string& metrics) {
-  std::vector<double> losses;
-  for (const json::Value& line : json_lines(read_file(metrics))) {
-    const json::Object& entry = line.object("metrics line");
-    if (entry.count("step")) losses.push_back(entry.at("loss").number("loss"));
-  }
-  return losses;
-}
-
 void expect_close_tensors(const std::string& gpu_file, const std::string& cpu_file) {
   const safetensors::File gpu = safetensors::read(gpu_file), cpu = safetensors::read(cpu_file);
   ASSERT_EQ(gpu.tensors.size(), cpu.tensors.size());
@@ -89,7 +74,8 @@ TEST_F(CudaCli, FinetuneFeaturesEvalAndPredictMatchTheCpu) {
           "--device " + device + " --metrics " + path(device + ".jsonl") + " --save " + path(device + ".safetensors"));
     graft("features " + common + " --device " + device + " --out " + path(device + "_features.safetensors"));
   }
-  const std::vector<double> cpu_losses = step_losses(path("cpu.jsonl")), gpu_losses = step_losses(path("cuda.jsonl"));
+  const std::vector<double> cpu_losses = testing::step_losses(path("cpu.jsonl")),
+                            gpu_losses = testing::step_losses(path("cuda.jsonl"));
   ASSERT_EQ(cpu_losses.size(), 4u);  // 8 training images, batches of 4, 2 epochs
   ASSERT_EQ(gpu_losses.size(), cpu_losses.size());
   for (size_t step = 0; step < cpu_losses.size(); ++step) {

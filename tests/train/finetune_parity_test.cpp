@@ -13,6 +13,8 @@
 
 #include "gtest/gtest.h"
 #include "tests/support/compare.h"
+#include "tests/support/files.h"
+#include "tests/support/metrics_log.h"
 #include "tests/support/process.h"
 #include "tests/support/torch_oracle.h"
 #include "weights/json.h"
@@ -38,20 +40,8 @@ bool make_reference(const std::string& name, std::string* log) {
   return run_command(command, log) == 0;
 }
 
-std::vector<double> losses_from_metrics(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<double> losses;
-  for (std::string line; std::getline(in, line);) {
-    const json::Value parsed = json::parse(line);
-    const json::Object& entry = parsed.object("metrics line");
-    if (entry.count("step")) losses.push_back(entry.at("loss").number("loss"));
-  }
-  return losses;
-}
-
 std::vector<double> reference_losses(const std::string& name) {
-  std::ifstream in(kDir / name / (name + ".json"));
-  const json::Value reference = json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+  const json::Value reference = json::parse(testing::read_file((kDir / name / (name + ".json")).string()));
   std::vector<double> losses;
   for (const json::Value& v : reference.object("reference").at("losses").array("losses")) {
     losses.push_back(v.number("loss"));
@@ -86,7 +76,7 @@ TEST_P(FinetuneParity, TwentyStepsMatchTorch) {
   std::string output;
   ASSERT_EQ(run_command(command, &output), 0) << output;
 
-  const std::vector<double> expected = reference_losses(c.name), got = losses_from_metrics(metrics);
+  const std::vector<double> expected = reference_losses(c.name), got = testing::step_losses(metrics.string());
   ASSERT_EQ(got.size(), 20u) << output;
   ASSERT_EQ(expected.size(), 20u);
   for (size_t step = 0; step < got.size(); ++step) {

@@ -10,6 +10,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/support/errors.h"
+#include "tests/support/files.h"
 #include "tests/support/process.h"
 #include "train/transfer_demo.h"
 #include "weights/json.h"
@@ -28,10 +29,7 @@ const std::string kData = "/usr/share/datasets/fashion-mnist";
                    << "; install it with 'apt-get install dataset-fashion-mnist'";                  \
   } while (0)
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::read_file;
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("graft_transfer_demo." + name + "." + std::to_string(::getpid()));

@@ -15,6 +15,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/support/errors.h"
+#include "tests/support/files.h"
 
 namespace graft {
 namespace {
@@ -40,10 +41,7 @@ std::string write_file(const std::string& name, const std::string& bytes) {
   return path;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::read_file;
 
 std::string read_range(const Storage& storage, size_t offset, size_t n) {
   std::string out(n, '\0');

@@ -16,6 +16,7 @@
 
 #include "gtest/gtest.h"
 #include "nn/module.h"
+#include "tests/support/files.h"
 #include "tests/support/process.h"
 #include "tests/support/torch_oracle.h"
 #include "weights/json.h"
@@ -25,11 +26,6 @@ namespace graft {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // A fresh file each time: truncating one in place can make the filesystem flush it (slow).
 void write_bytes(const std::string& path, const std::string& bytes) {
@@ -65,7 +61,7 @@ std::string fixtures(std::string* reason) {
     done = true;
     const std::string script = std::string(GRAFT_SOURCE_DIR) + "/tests/oracle/make_pth_fixtures.py";
     const std::string final_dir = std::string(GRAFT_ORACLE_DIR) + "/pth_fixtures_" +
-                                  std::to_string(std::hash<std::string>{}(read_bytes(script)));
+                                  std::to_string(std::hash<std::string>{}(testing::read_file(script)));
     if (fs::exists(final_dir)) {
       dir = final_dir + "/";
     } else if (testing::torch_available(&why)) {
@@ -100,7 +96,7 @@ std::string fixtures(std::string* reason) {
 // What make_pth_fixtures.py says each tensor is: values, and dtype/shape/strides/offset.
 struct Expected {
   explicit Expected(const std::string& stem)
-      : values(safetensors::read(stem + ".safetensors")), info(json::parse(read_bytes(stem + ".json"))) {}
+      : values(safetensors::read(stem + ".safetensors")), info(json::parse(testing::read_file(stem + ".json"))) {}
   std::vector<std::string> order() const {
     std::vector<std::string> names;
     for (const json::Value& v : info.object("root").at("order").array("order")) names.push_back(v.string("name"));
@@ -206,14 +202,14 @@ TEST(Pth, TrainingCheckpointsFlattenWithDots) {
 
 TEST(Pth, LoadedTensorsAreCopyOnWrite) {
   REQUIRE_FIXTURES(dir);
-  const std::string before = read_bytes(dir + "zip.pth");
+  const std::string before = testing::read_file(dir + "zip.pth");
   {
     const Checkpoint c = load_pth(dir + "zip.pth");
     c.at("f32").fill_(42.0);
     c.at("base").fill_(-1.0);
     EXPECT_EQ(c.at("sliced").to_vector<float>()[0], -1.0f);  // a view of the written storage
   }
-  EXPECT_EQ(read_bytes(dir + "zip.pth"), before);
+  EXPECT_EQ(testing::read_file(dir + "zip.pth"), before);
   expect_matches(load_pth(dir + "zip.pth"), Expected(dir + "expected_state"), "reloaded zip.pth");
 }
 
@@ -266,7 +262,9 @@ TEST(Pth, LoadStateDictSeesCheckpointTensorsWrittenInPlace) {
   EXPECT_EQ(model.held[0].second.to_vector<float>(), std::vector<float>(12, 42.0f));
   const Tensor sliced = checkpoint.at("sliced");
   for (const auto& [name, t] : model.held) {
-    if (name == "sliced") EXPECT_EQ(t.to_vector<float>(), std::vector<float>(15, -1.0f));
+    if (name == "sliced") {
+      EXPECT_EQ(t.to_vector<float>(), std::vector<float>(15, -1.0f));
+    }
   }
   EXPECT_EQ(sliced.to_vector<float>(), std::vector<float>(15, -1.0f));
 }
@@ -353,7 +351,7 @@ TEST(Pth, DamagedFilesGiveClearErrors) {
 TEST(Pth, ACutPickleStillListsTheTensorsBeforeTheCut) {
   REQUIRE_FIXTURES(dir);
   for (const std::string file : {"zip.pth", "legacy.pth"}) {
-    const std::string bytes = read_bytes(dir + file);
+    const std::string bytes = testing::read_file(dir + file);
     const std::string cut_path = temp_path("cut_" + file);
     write_bytes(cut_path, bytes.substr(0, bytes.find("transposed")));
     const Inspection inspection = inspect_pth(cut_path);
@@ -370,7 +368,7 @@ TEST(Pth, ACutPickleStillListsTheTensorsBeforeTheCut) {
 // Loads and inspects the file cut every `cut_step` bytes and with bytes changed every
 // `change_step` bytes; anything but success or graft::Error fails (a crash fails the whole run).
 void expect_only_errors(const std::string& source, size_t cut_step, size_t change_step) {
-  const std::string bytes = read_bytes(source);
+  const std::string bytes = testing::read_file(source);
   const std::string path = temp_path("fuzz.pth");
   auto attempt = [&](const std::string& damaged, const std::string& how) {
     write_bytes(path, damaged);
@@ -501,7 +499,7 @@ TEST(PthPublished, ResNet50MetadataIsComplete) {
 TEST(PthPublished, FragmentsCutAnywhereNeverCrash) {
   REQUIRE_FRAGMENTS();
   for (const std::string file : {"resnet18-f37072fd.head.pth", "resnet18-5c106cde.head.pth"}) {
-    const std::string bytes = read_bytes(fragment(file)).substr(0, 40000);  // the metadata and a few storages
+    const std::string bytes = testing::read_file(fragment(file)).substr(0, 40000);  // the metadata and a few storages
     const std::string path = temp_path("fragment.pth");
     for (size_t n = 0; n < bytes.size(); n += 97) {
       write_bytes(path, bytes.substr(0, n));

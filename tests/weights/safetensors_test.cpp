@@ -6,6 +6,7 @@
 
 #include "core/rng.h"
 #include "gtest/gtest.h"
+#include "tests/support/files.h"
 #include "weights/json.h"
 
 namespace graft {
@@ -17,11 +18,6 @@ std::string temp_path(const std::string& name) {
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 void expect_error_containing(const std::function<void()>& fn, const std::string& text) {
@@ -80,7 +76,7 @@ TEST(Safetensors, ReadsAFileWrittenByTheReferenceLayout) {
 TEST(Safetensors, DamagedFilesGiveClearErrors) {
   const std::string good = temp_path("good.safetensors");
   safetensors::write(good, {{"w", Tensor::ones({16})}});
-  const std::string bytes = read_bytes(good);
+  const std::string bytes = testing::read_file(good);
   const std::string bad = temp_path("bad.safetensors");
 
   write_bytes(bad, bytes.substr(0, bytes.size() - 4));
