@@ -142,15 +142,14 @@ if wants memcheck; then
 fi
 echo >>"$report"
 
-# The benchmarks in the order of what their numbers decide, each with its own cap.
-declare -A bench_cap=([bench_cuda_gemm]=90 [bench_cuda_conv2d]=120 [bench_cuda_train_step]=120
-                      [bench_cuda_norm_pool]=60 [bench_cuda_light]=60)
+# The benchmarks in the order of what their numbers decide, each with its own cap in seconds.
 : >"$results/bench.log"
-for name in bench_cuda_gemm bench_cuda_conv2d bench_cuda_train_step bench_cuda_norm_pool bench_cuda_light; do
+for entry in bench_cuda_gemm:90 bench_cuda_conv2d:120 bench_cuda_train_step:120 bench_cuda_norm_pool:60 bench_cuda_light:60; do
+  name=${entry%:*}
   bench=$bin/bench/$name
   [[ -x "$bench" ]] || continue
   wants bench || wants "$name" || continue
-  seconds=$(limit "${bench_cap[$name]}")
+  seconds=$(limit "${entry#*:}")
   echo "===== $name (at most $seconds s)" >>"$results/bench.log"
   timeout "$seconds" "$bench" >"$results/$name.out" 2>&1
   case $? in

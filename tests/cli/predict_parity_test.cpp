@@ -8,10 +8,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "gtest/gtest.h"
 #include "models/registry.h"
+#include "tests/support/files.h"
 #include "tests/support/process.h"
 #include "tests/support/torch_oracle.h"
 #include "weights/json.h"
@@ -48,8 +48,7 @@ TEST_P(PredictParity, MatchesTorchvisionInEveryLayout) {
   std::string log;
   ASSERT_EQ(run_command(command, &log), 0) << log;
 
-  std::ifstream in(dir / (model + ".json"));
-  const json::Value reference = json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+  const json::Value reference = json::parse(testing::read_file((dir / (model + ".json")).string()));
   std::string images;
   for (const auto& [path, _] : reference.object("reference")) images += " " + path;
 

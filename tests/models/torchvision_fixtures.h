@@ -15,13 +15,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "tests/support/files.h"
 #include "tests/support/process.h"
 #include "weights/json.h"
 
@@ -40,8 +40,7 @@ inline int run_capturing(const std::string& command, std::string* output, std::s
   size_t n;
   while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output->append(buffer.data(), n);
   const int status = ::pclose(pipe);
-  std::ifstream stderr_file(stderr_path);
-  *errors = std::string(std::istreambuf_iterator<char>(stderr_file), {});
+  *errors = read_file(stderr_path.string());
   std::filesystem::remove(stderr_path);
   return status;
 }
@@ -75,8 +74,7 @@ inline std::vector<TensorSpec> torchvision_spec(const std::string& model) {
 
 // FNV-1a of the script, so that editing it regenerates the fixtures.
 inline std::string script_fingerprint() {
-  std::ifstream file(kModelsScript, std::ios::binary);
-  const std::string text((std::istreambuf_iterator<char>(file)), {});
+  const std::string text = read_file(kModelsScript);
   uint64_t hash = 0xcbf29ce484222325ull;
   for (const unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
   std::ostringstream hex;
@@ -108,7 +106,8 @@ inline std::string parity_fixtures_dir(const std::vector<std::string>& models = 
   namespace fs = std::filesystem;
   const fs::path root = GRAFT_ORACLE_DIR;
   fs::create_directories(root);
-  const std::string current = "torchvision_models." + script_fingerprint();
+  const std::string prefix = "torchvision_models.";
+  const std::string current = prefix + script_fingerprint();
   std::string name = current, arguments;
   for (const std::string& model : models) {
     name += "." + model;
@@ -122,7 +121,7 @@ inline std::string parity_fixtures_dir(const std::vector<std::string>& models = 
   for (const auto& entry : fs::directory_iterator(root)) {
     const std::string entry_name = entry.path().filename().string();
     const bool this_version = entry_name == current || entry_name.rfind(current + ".", 0) == 0;
-    if (entry.is_directory() && entry_name.rfind("torchvision_models.", 0) == 0 && !this_version)
+    if (entry.is_directory() && entry_name.rfind(prefix, 0) == 0 && !this_version)
       fs::remove_all(entry.path());
   }
   std::string output, errors;
