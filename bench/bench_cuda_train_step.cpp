@@ -1,8 +1,8 @@
 // End to end on the GPU: one SGD training step (momentum 0.9) of ResNet-18 and ResNet-50 in
 // training mode, batch 64 (GRAFT_BENCH_BATCH), random 3x224x224 images and labels, cross-entropy,
 // in float32, with graft's own GPU kernels and with the vendor's (GRAFT_KERNELS=vendor: cuBLAS and
-// cuDNN), and PyTorch eager FP32 on the same GPU (bench/torch_gpu_train_step.py, run by this
-// binary right after graft's runs, with `python3` or GRAFT_TORCH_PYTHON). Each run times
+// cuDNN), and PyTorch eager FP32 on the same GPU (bench/torch_train_step.py, run by this
+// binary right after graft's runs, with /usr/bin/python3 or GRAFT_TORCH_PYTHON). Each run times
 // kIterations steps after warm-up steps, with the device synchronized around them, and reports
 // images/s; a markdown table with the ratios ends the output.
 #include <benchmark/benchmark.h>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench/cuda_timing.h"
+#include "bench/torch_train_step.h"
 #include "core/cuda_runtime.h"
 #include "core/kernel_choice.h"
 #include "core/ops/ops.h"
@@ -27,7 +28,7 @@ namespace {
 using namespace graft;
 
 constexpr int kIterations = 10;
-const char* const kModels[] = {"resnet18", "resnet50"};
+const std::vector<std::string> kModels = {"resnet18", "resnet50"};
 
 int64_t batch_size() {
   const char* env = std::getenv("GRAFT_BENCH_BATCH");
@@ -81,23 +82,6 @@ void BM_TrainStep(benchmark::State& state, const std::string& model_name, Kernel
   for (KernelFamily family : kernel_families()) set_kernel_source(family, KernelSource::own);
 }
 
-// PyTorch's images/s per model from bench/torch_gpu_train_step.py; empty when it cannot run.
-std::map<std::string, double> torch_throughput() {
-  const char* python = std::getenv("GRAFT_TORCH_PYTHON");
-  std::string command = std::string(python ? python : "python3") + " " + GRAFT_SOURCE_DIR +
-                        "/bench/torch_gpu_train_step.py --batch " + std::to_string(batch_size()) + " --steps " +
-                        std::to_string(kIterations);
-  for (const char* model : kModels) command += std::string(" ") + model;
-  std::map<std::string, double> result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char name[64];
-  double images_per_second = 0;
-  while (std::fscanf(pipe, "%63s %lf", name, &images_per_second) == 2) result[name] = images_per_second;
-  if (::pclose(pipe) != 0) std::fprintf(stderr, "bench_cuda_train_step: PyTorch's run failed: %s\n", command.c_str());
-  return result;
-}
-
 void print_table(const std::map<std::string, double>& torch) {
   cudaDeviceProp props{};
   bench::check_cuda(cudaGetDeviceProperties(&props, 0), "cudaGetDeviceProperties");
@@ -105,15 +89,16 @@ void print_table(const std::map<std::string, double>& torch) {
               static_cast<long long>(batch_size()));
   std::printf("| model | graft own kernels | graft vendor kernels | PyTorch eager | own / PyTorch | vendor / PyTorch |\n");
   std::printf("|---|---|---|---|---|---|\n");
-  for (const char* model : kModels) {
+  for (const std::string& model : kModels) {
     const auto& runs = throughput()[model];
     const double own = runs.count("own") ? runs.at("own") : 0, vendor = runs.count("vendor") ? runs.at("vendor") : 0;
     if (!torch.count(model)) {
-      std::printf("| %s | %.1f | %.1f | not run | - | - |\n", model, own, vendor);
+      std::printf("| %s | %.1f | %.1f | not run | - | - |\n", model.c_str(), own, vendor);
       continue;
     }
     const double theirs = torch.at(model);
-    std::printf("| %s | %.1f | %.1f | %.1f | %.2f | %.2f |\n", model, own, vendor, theirs, own / theirs, vendor / theirs);
+    std::printf("| %s | %.1f | %.1f | %.1f | %.2f | %.2f |\n", model.c_str(), own, vendor, theirs, own / theirs,
+                vendor / theirs);
   }
 }
 
@@ -126,10 +111,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_cuda_train_step: no CUDA GPU is present; nothing to measure\n");
     return 1;
   }
-  for (const char* model : kModels) {
+  for (const std::string& model : kModels) {
     for (KernelSource source : {KernelSource::own, KernelSource::vendor}) {
       benchmark::RegisterBenchmark((std::string("BM_TrainStep/") + model + "/" + kernel_source_name(source)).c_str(),
-                                   BM_TrainStep, std::string(model), source)
+                                   BM_TrainStep, model, source)
           ->UseManualTime()
           ->Iterations(kIterations)
           ->Unit(benchmark::kMillisecond);
@@ -137,6 +122,6 @@ int main(int argc, char** argv) {
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  print_table(torch_throughput());
+  print_table(bench::torch_images_per_second({.device = "cuda", .batch = batch_size(), .steps = kIterations}, kModels));
   return 0;
 }

@@ -1,11 +1,13 @@
 // graft: the command-line tool. Each subcommand lives in its own file under cli/.
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "kernels/gemm.h"
 
 namespace {
 
@@ -43,6 +45,12 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string name = argv[1];
+  try {
+    graft::kernels::cpu::check_cpu_isa_environment();
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "graft: error: %s\n", e.what());
+    return 2;
+  }
   for (const auto& command : commands()) {
     if (name != command.name) continue;
     try {

@@ -10,7 +10,8 @@
 
 namespace graft::kernels::cpu {
 
-// The hand-written kernel: packed panels, a register-blocked FMA micro-kernel, multithreaded.
+// The hand-written kernel: packed panels, a register-blocked FMA micro-kernel (AVX-512, AVX2 or
+// portable C++, the fastest this CPU runs), multithreaded.
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 // Double precision (gradient checks and references): cache-blocked, multithreaded.
@@ -21,6 +22,14 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double al
 void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                     int64_t ldc);
+
+// The float micro-kernel that gemm and the convolutions use: "avx512", "avx2" or "portable".
+// GRAFT_CPU_ISA=NAME picks one (to compare them); unset, the fastest this CPU runs. A value that is
+// unknown or that this CPU cannot run is reported once on stderr and the fastest kernel is used.
+const char* sgemm_isa();
+// Throws std::invalid_argument, naming the value and what this CPU supports, when GRAFT_CPU_ISA is
+// set to a kernel that is unknown or that this CPU cannot run (the command line checks at start).
+void check_cpu_isa_environment();
 
 }  // namespace graft::kernels::cpu
 

@@ -33,11 +33,13 @@ if [[ -z "${CUDNN_ROOT:-}" ]] && ! compgen -G "/usr/local/cuda/lib64/libcudnn.so
     export LD_LIBRARY_PATH="$wheel/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   fi
 fi
-# The PyTorch oracle (a torchvision checkpoint predicted on the GPU) needs torch and torchvision;
-# on GPU machines they are often in the first python3 on PATH rather than Debian's.
-if [[ -z "${GRAFT_TORCH_PYTHON:-}" ]] && ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
+# The PyTorch oracle (a torchvision checkpoint predicted on the GPU) and PyTorch's training step
+# need torch and torchvision, the latter with CUDA; on GPU machines they are often in the first
+# python3 on PATH rather than Debian's (whose torch has no CUDA).
+torch_with_cuda='import torch, torchvision; assert torch.cuda.is_available()'
+if [[ -z "${GRAFT_TORCH_PYTHON:-}" ]] && ! /usr/bin/python3 -c "$torch_with_cuda" 2>/dev/null; then
   python=$(command -v python3)
-  if [[ -n "$python" ]] && "$python" -c 'import torch, torchvision' 2>/dev/null; then export GRAFT_TORCH_PYTHON="$python"; fi
+  if [[ -n "$python" ]] && "$python" -c "$torch_with_cuda" 2>/dev/null; then export GRAFT_TORCH_PYTHON="$python"; fi
 fi
 
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)

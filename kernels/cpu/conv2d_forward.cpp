@@ -16,6 +16,8 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/conv2d.h"
@@ -30,29 +32,25 @@ namespace {
 using gemm_detail::Blocking;
 using gemm_detail::Kernel;
 
-// The micro-kernel for T. Its register tile (kMr x kNr) is a compile-time constant here so that
-// the packing loops unroll into whole vector moves; it must match the kernel's blocking.
-template <typename T>
-struct MicroKernel;
-
-template <>
-struct MicroKernel<float> {
-  static constexpr int kMr = 6, kNr = 16;
-  static const Kernel<float>& get() {
-    return gemm_detail::sgemm_kernel(gemm_detail::best_sgemm_isa());
-  }
+// The micro-kernel's register tile (MR x NR) is a compile-time constant in this file so that the
+// packing loops unroll into whole vector moves: the forward pass is instantiated per tile shape,
+// and conv2d_forward picks the instantiation that matches the kernel's blocking.
+template <int MR, int NR>
+struct TileShape {
+  static constexpr int kMr = MR, kNr = NR;
+  static bool matches(const Blocking& bl) { return bl.mr == MR && bl.nr == NR; }
 };
+using AvxTile = TileShape<6, 16>;     // the portable and AVX2 float kernels
+using Avx512Tile = TileShape<8, 32>;  // the AVX-512 float kernel
+using DoubleTile = TileShape<6, 8>;
 
 // gemm.cpp keeps its double kernel private; this is the same portable kernel and blocking.
-template <>
-struct MicroKernel<double> {
-  static constexpr int kMr = 6, kNr = 8;
-  static const Kernel<double>& get() {
-    static const Kernel<double> kernel{"portable", Blocking{kMr, kNr, 144, 128, 4080},
-                                       gemm_detail::microkernel_portable<double, kMr, kNr>};
-    return kernel;
-  }
-};
+const Kernel<double>& double_kernel() {
+  static const Kernel<double> kernel{
+      "portable", Blocking{DoubleTile::kMr, DoubleTile::kNr, 144, 128, 4080},
+      gemm_detail::microkernel_portable<double, DoubleTile::kMr, DoubleTile::kNr>};
+  return kernel;
+}
 
 // A tile's B block (kc x tile columns) should sit in L2 next to an mc x kc block of weights.
 constexpr int64_t kTileBytes = 192 * 1024;
@@ -274,16 +272,9 @@ void forward_tile(const Problem<T>& pr, const Kernel<T>& kernel, const T* packed
   }
 }
 
-}  // namespace
-
-template <typename T>
-void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* y) {
-  if (g.in_channels_per_group() == 1) return depthwise_forward(g, x, w, bias, y);
-  constexpr int MR = MicroKernel<T>::kMr, NR = MicroKernel<T>::kNr;
-  const Kernel<T>& kernel = MicroKernel<T>::get();
-  if (kernel.blocking.mr != MR || kernel.blocking.nr != NR) {
-    throw std::logic_error("conv2d_forward: the micro-kernel's tile shape changed");
-  }
+// The forward pass with an MR x NR micro-kernel.
+template <typename T, int MR, int NR>
+void forward_with(const Conv2dGeometry& g, const Kernel<T>& kernel, const T* x, const T* w, const T* bias, T* y) {
   const ColumnMatrix matrix(g);
   const Problem<T> pr = make_problem<T, NR>(g, kernel.blocking, matrix, num_threads());
   if (pr.columns == 0) return;
@@ -299,6 +290,26 @@ void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bi
       forward_tile<T, NR>(pr, kernel, packed_w.get(), x, bias, y, tile_work(pr, item), buf);
     }
   });
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+  if (g.in_channels_per_group() == 1) return depthwise_forward(g, x, w, bias, y);
+  if constexpr (std::is_same_v<T, double>) {
+    return forward_with<T, DoubleTile::kMr, DoubleTile::kNr>(g, double_kernel(), x, w, bias, y);
+  } else {
+    const Kernel<float>& kernel = gemm_detail::sgemm_kernel(gemm_detail::active_sgemm_isa());
+    if (Avx512Tile::matches(kernel.blocking)) {
+      return forward_with<T, Avx512Tile::kMr, Avx512Tile::kNr>(g, kernel, x, w, bias, y);
+    }
+    if (AvxTile::matches(kernel.blocking)) {
+      return forward_with<T, AvxTile::kMr, AvxTile::kNr>(g, kernel, x, w, bias, y);
+    }
+    throw std::logic_error(std::string("conv2d_forward: no instantiation for the ") + kernel.name +
+                           " micro-kernel's tile shape");
+  }
 }
 
 template void conv2d_forward<float>(const Conv2dGeometry&, const float*, const float*, const float*,

@@ -33,15 +33,24 @@ struct Kernel {
   MicroKernel<T> run;
 };
 
-// The float micro-kernels, one per instruction set. All use one blocking shape (6 x 16), so the
-// portable one is the AVX2 one written in plain C++.
-enum class SgemmIsa { portable, avx2 };
+// The float micro-kernels, one per instruction set: portable C++ and AVX2 on a 6 x 16 tile, AVX-512
+// on an 8 x 32 tile.
+enum class SgemmIsa { portable, avx2, avx512 };
 
-// Whether this CPU can run the kernel for `isa`.
+const char* sgemm_isa_name(SgemmIsa isa);  // "portable", "avx2", "avx512"
+// Whether this CPU (and its operating system) can run the kernel for `isa`.
 bool supported(SgemmIsa isa);
 const Kernel<float>& sgemm_kernel(SgemmIsa isa);
-// The fastest kernel this CPU supports (what gemm(float...) uses).
+// The fastest kernel this CPU supports.
 SgemmIsa best_sgemm_isa();
+// The kernel gemm(float...) and the convolutions use (kernels/gemm.h: sgemm_isa()).
+SgemmIsa active_sgemm_isa();
+// Makes `isa` the active kernel for the rest of the process (tests and benchmarks switch at run
+// time); std::invalid_argument when this CPU cannot run it.
+void set_active_sgemm_isa(SgemmIsa isa);
+// The kernel named `name` ("portable", "avx2", "avx512"); std::invalid_argument when the name is
+// unknown or this CPU cannot run it, listing what it supports.
+SgemmIsa parse_sgemm_isa(const char* name);
 
 // gemm(float...) with an explicit micro-kernel; lets the tests cover every kernel the CPU runs.
 void sgemm(SgemmIsa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -51,6 +60,9 @@ void sgemm(SgemmIsa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
 // 6 x 16 AVX2/FMA kernel (gemm_avx2.cpp). Call only where supported(SgemmIsa::avx2).
 void sgemm_microkernel_avx2(int64_t kc, const float* a_panel, const float* b_panel, float* c,
                             int64_t ldc, float alpha, float beta, int mr, int nr);
+// 8 x 32 AVX-512F kernel (gemm_avx512.cpp). Call only where supported(SgemmIsa::avx512).
+void sgemm_microkernel_avx512(int64_t kc, const float* a_panel, const float* b_panel, float* c,
+                              int64_t ldc, float alpha, float beta, int mr, int nr);
 
 // Plain C++ micro-kernel of any tile shape.
 template <class T, int MR, int NR>

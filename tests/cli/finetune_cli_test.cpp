@@ -195,6 +195,19 @@ INSTANTIATE_TEST_SUITE_P(
                  "unknown device 'tpu'"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
+// A GEMM kernel that does not exist stops the command before it reads or writes anything.
+TEST_F(FinetuneCli, UnknownCpuKernelStopsBeforeAnyWork) {
+  testing::write_test_image_folder(path("data"), 2, 3, 32);
+  std::string out;
+  const std::string command = small_run(path("data")) + " --epochs 1 --output " + path("run");
+  EXPECT_EQ(run_command("GRAFT_CPU_ISA=sse9 " + std::string(GRAFT_BINARY) + " " + command, &out), 2) << out;
+  EXPECT_NE(out.find("graft: error: GRAFT_CPU_ISA='sse9': unknown GEMM kernel; use portable, avx2 or avx512"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(path("run")));
+  EXPECT_EQ(run_command("GRAFT_CPU_ISA=portable " + std::string(GRAFT_BINARY) + " " + command, &out), 0) << out;
+}
+
 TEST_F(FinetuneCli, CorruptImagesCanBeSkipped) {
   corrupt_one_image(dir_);
   std::string out;

@@ -3,7 +3,8 @@
 //  - backward_data / backward_weight against a naive scatter loop (double accumulation) and
 //    against the adjoint identities <conv(x, w), dy> = <x, dx> = <w, dw>;
 //  - bit-identical results on repeated runs with the same thread count.
-// Each shape runs on 1 and on 3 threads (3 threads split the work unevenly on purpose).
+// Each shape runs on 1 and on 3 threads (3 threads split the work unevenly on purpose), in float with
+// every GEMM micro-kernel this CPU runs (their tile shapes differ: 6 x 16 and 8 x 32).
 // Tolerances: |actual - expected| <= tol * (1 + |expected|), tol = 1e-4 (float) or 1e-10
 // (double), with inputs uniform in [-1, 1]; adjoint identities to 1e-5 (float) or 1e-12 (double)
 // of the Cauchy-Schwarz bound |a| |b|.
@@ -18,11 +19,15 @@
 
 #include "gtest/gtest.h"
 #include "kernels/cpu/parallel.h"
+#include "tests/kernels/cpu_isa_testing.h"
 
 namespace graft::kernels::cpu {
 namespace {
 
+using kernels::testing::ActiveIsa;
 using kernels::testing::geometry;
+using kernels::testing::isa_label;
+using kernels::testing::runnable_isas;
 
 struct Shape {
   std::string name;
@@ -173,12 +178,15 @@ TYPED_TEST(Conv2dTest, ForwardMatchesReference) {
     const T* bias_ptr = s.bias ? bias.data() : nullptr;
     std::vector<T> expected(y_size(g));
     conv2d_forward_reference(g, x.data(), w.data(), bias_ptr, expected.data());
-    for (int threads : {1, 3}) {
-      SCOPED_TRACE(s.name + " on " + std::to_string(threads) + " threads");
-      ThreadCount scope(threads);
-      std::vector<T> y(y_size(g), T(std::nan("")));
-      conv2d_forward(g, x.data(), w.data(), bias_ptr, y.data());
-      expect_close(y, expected, "y");
+    for (const auto isa : runnable_isas<T>()) {
+      const ActiveIsa active(isa);
+      for (int threads : {1, 3}) {
+        SCOPED_TRACE(s.name + " on " + std::to_string(threads) + " threads, " + isa_label(isa));
+        ThreadCount scope(threads);
+        std::vector<T> y(y_size(g), T(std::nan("")));
+        conv2d_forward(g, x.data(), w.data(), bias_ptr, y.data());
+        expect_close(y, expected, "y");
+      }
     }
   }
 }
@@ -190,16 +198,19 @@ TYPED_TEST(Conv2dTest, BackwardMatchesNaiveGradients) {
     const auto x = random_values<T>(x_size(g), 4), w = random_values<T>(w_size(g), 5);
     const auto dy = random_values<T>(y_size(g), 6);
     const NaiveGradients expected = naive_gradients(g, x, w, dy);
-    for (int threads : {1, 3}) {
-      SCOPED_TRACE(s.name + " on " + std::to_string(threads) + " threads");
-      ThreadCount scope(threads);
-      // Garbage in the outputs: the kernels must overwrite, not accumulate.
-      std::vector<T> dx(x.size(), T(7)), dw(w.size(), T(7)), dbias(g.out_channels, T(7));
-      conv2d_backward_data(g, dy.data(), w.data(), dx.data());
-      conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), dbias.data());
-      expect_close(dx, expected.dx, "dx");
-      expect_close(dw, expected.dw, "dw");
-      expect_close(dbias, expected.dbias, "dbias");
+    for (const auto isa : runnable_isas<T>()) {
+      const ActiveIsa active(isa);
+      for (int threads : {1, 3}) {
+        SCOPED_TRACE(s.name + " on " + std::to_string(threads) + " threads, " + isa_label(isa));
+        ThreadCount scope(threads);
+        // Garbage in the outputs: the kernels must overwrite, not accumulate.
+        std::vector<T> dx(x.size(), T(7)), dw(w.size(), T(7)), dbias(g.out_channels, T(7));
+        conv2d_backward_data(g, dy.data(), w.data(), dx.data());
+        conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), dbias.data());
+        expect_close(dx, expected.dx, "dx");
+        expect_close(dw, expected.dw, "dw");
+        expect_close(dbias, expected.dbias, "dbias");
+      }
     }
   }
 }

@@ -1,5 +1,5 @@
 // CPU GEMM against naive oracles: gemm_reference, every float micro-kernel this CPU runs (portable,
-// AVX2, ...) on 1 and 2 threads, and the double path, over odd and edge shapes, all transpose
+// AVX2, AVX-512) on 1 and 2 threads, and the double path, over odd and edge shapes, all transpose
 // combinations, general alpha/beta and padded leading dimensions; plus bit-identical results
 // across thread counts and repeated calls.
 //
@@ -13,15 +13,18 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "kernels/cpu/gemm_kernels.h"
 #include "kernels/cpu/parallel.h"
+#include "tests/kernels/cpu_isa_testing.h"
 
 namespace graft::kernels::cpu {
 namespace {
@@ -32,10 +35,12 @@ struct Shape {
   int64_t m, n, k;
 };
 
-// Edge shapes around the 6 x 16 tile and the 256-deep / 144-row / 4080-column blocks.
-const Shape kShapes[] = {{1, 1, 1},    {7, 13, 5},   {17, 33, 129}, {255, 257, 300},
-                         {1, 40, 37},  {45, 1, 19},  {6, 16, 256},  {12, 32, 513},
-                         {150, 20, 7}, {3, 4100, 3}, {3, 5, 0},     {0, 4, 3}};
+// Edge shapes around the 6 x 16 and 8 x 32 tiles, the 256-deep blocks, the 144- and 192-row and the
+// 4080- and 4096-column blocks.
+const Shape kShapes[] = {{1, 1, 1},    {7, 13, 5},   {17, 33, 129}, {255, 257, 300}, {1, 40, 37},
+                         {45, 1, 19},  {6, 16, 256}, {12, 32, 513}, {8, 32, 256},    {9, 31, 257},
+                         {15, 47, 2},  {150, 20, 7}, {200, 33, 9},  {3, 4100, 3},    {3, 5, 0},
+                         {0, 4, 3}};
 
 struct Scalars {
   double alpha, beta;
@@ -143,21 +148,13 @@ class GemmTest : public ::testing::Test {
 };
 
 TEST_F(GemmTest, FloatKernelsMatchExactProduct) {
-  std::vector<SgemmIsa> isas;
-  for (const SgemmIsa isa : {SgemmIsa::portable, SgemmIsa::avx2}) {
-    if (gemm_detail::supported(isa))
-      isas.push_back(isa);
-    else
-      std::printf("skipping the %s kernel: this CPU lacks it\n",
-                  gemm_detail::sgemm_kernel(isa).name);
-  }
+  const std::vector<SgemmIsa> isas = testing::runnable_isas<float>();
   for (const Case<float>& c : all_cases<float>()) {
     c.check("gemm_reference", gemm_reference);
     for (const SgemmIsa isa : isas)
       for (const int threads : {1, 2}) {
         set_num_threads(threads);
-        c.check(std::string(gemm_detail::sgemm_kernel(isa).name) + " kernel, " +
-                    std::to_string(threads) + " threads",
+        c.check(testing::isa_label(isa) + ", " + std::to_string(threads) + " threads",
                 [isa](auto... args) { gemm_detail::sgemm(isa, args...); });
       }
   }
@@ -171,26 +168,30 @@ TEST_F(GemmTest, DoubleMatchesExactProduct) {
     }
 }
 
-// The same call on 1, 2 and 3 threads, and repeated, gives the same bits: every C element is
-// computed by the same sequence of operations whichever thread owns its tile.
+// The same call on 1, 2 and 3 threads, and repeated, gives the same bits with each kernel: every C
+// element is computed by the same sequence of operations whichever thread owns its tile.
 template <class T>
 void expect_bit_identical_across_threads() {
-  for (const bool ta : {false, true})
-    for (const bool tb : {false, true})
-      for (const Shape s : {Shape{255, 257, 300}, Shape{97, 1000, 513}, Shape{1000, 31, 64}}) {
-        const Case<T> c(ta, tb, s, {0.75, -1.5}, 1, 7, /*with_oracle=*/false);
-        auto run = [&](int threads) {
-          set_num_threads(threads);
-          std::vector<T> out = c.c;
-          gemm(ta, tb, s.m, s.n, s.k, c.alpha, c.a.data(), c.lda, c.b.data(), c.ldb, c.beta,
-               out.data(), c.ldc);
-          return out;
-        };
-        const std::vector<T> one = run(1);
-        EXPECT_EQ(one, run(2)) << c.name;
-        EXPECT_EQ(one, run(2)) << "repeated call, " << c.name;
-        EXPECT_EQ(one, run(3)) << c.name;
-      }
+  for (const SgemmIsa isa : testing::runnable_isas<T>()) {
+    const testing::ActiveIsa active(isa);
+    for (const bool ta : {false, true})
+      for (const bool tb : {false, true})
+        for (const Shape s : {Shape{255, 257, 300}, Shape{97, 1000, 513}, Shape{1000, 31, 64}}) {
+          const Case<T> c(ta, tb, s, {0.75, -1.5}, 1, 7, /*with_oracle=*/false);
+          auto run = [&](int threads) {
+            set_num_threads(threads);
+            std::vector<T> out = c.c;
+            gemm(ta, tb, s.m, s.n, s.k, c.alpha, c.a.data(), c.lda, c.b.data(), c.ldb, c.beta,
+                 out.data(), c.ldc);
+            return out;
+          };
+          const std::string label = testing::isa_label(isa) + ", " + c.name;
+          const std::vector<T> one = run(1);
+          EXPECT_EQ(one, run(2)) << label;
+          EXPECT_EQ(one, run(2)) << "repeated call, " << label;
+          EXPECT_EQ(one, run(3)) << label;
+        }
+  }
 }
 
 TEST_F(GemmTest, FloatIsBitIdenticalAcrossThreadCounts) {
@@ -199,6 +200,40 @@ TEST_F(GemmTest, FloatIsBitIdenticalAcrossThreadCounts) {
 
 TEST_F(GemmTest, DoubleIsBitIdenticalAcrossThreadCounts) {
   expect_bit_identical_across_threads<double>();
+}
+
+TEST_F(GemmTest, KernelNamesParseAndUnknownOnesListTheChoices) {
+  for (const SgemmIsa isa : {SgemmIsa::portable, SgemmIsa::avx2, SgemmIsa::avx512}) {
+    const char* name = gemm_detail::sgemm_isa_name(isa);
+    if (gemm_detail::supported(isa)) {
+      EXPECT_EQ(gemm_detail::parse_sgemm_isa(name), isa) << name;
+      continue;
+    }
+    try {
+      gemm_detail::parse_sgemm_isa(name);
+      ADD_FAILURE() << name << " parsed on a CPU that cannot run it";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("this CPU cannot run the " + std::string(name)), std::string::npos)
+          << e.what();
+    }
+  }
+  try {
+    gemm_detail::parse_sgemm_isa("AVX512");
+    ADD_FAILURE() << "AVX512 (upper case) parsed";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("GRAFT_CPU_ISA='AVX512': unknown GEMM kernel; use portable, avx2 or avx512"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(GemmTest, TheActiveKernelIsTheOneGemmReports) {
+  const std::string fastest = gemm_detail::sgemm_isa_name(gemm_detail::best_sgemm_isa());
+  for (const SgemmIsa isa : testing::runnable_isas<float>()) {
+    const testing::ActiveIsa active(isa);
+    EXPECT_STREQ(sgemm_isa(), gemm_detail::sgemm_isa_name(isa));
+  }
+  if (std::getenv("GRAFT_CPU_ISA") == nullptr) EXPECT_EQ(sgemm_isa(), fastest);
 }
 
 }  // namespace
