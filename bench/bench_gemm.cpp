@@ -79,11 +79,12 @@ __attribute__((target("avx2,fma"))) double fma_peak_flops() {
   constexpr int kChains = 10;
   constexpr int64_t kSteps = 50'000'000;
   const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
-  // Distinct starting values, so the compiler cannot merge chains.
-  auto start_value = [](int i) { return _mm256_set1_ps(0.1f * float(i)); };
-  __m256 x0 = start_value(0), x1 = start_value(1), x2 = start_value(2), x3 = start_value(3),
-         x4 = start_value(4), x5 = start_value(5), x6 = start_value(6), x7 = start_value(7),
-         x8 = start_value(8), x9 = start_value(9);
+  // Distinct starting values, so the compiler cannot merge chains. (No helper lambda: a lambda does
+  // not inherit this function's target, and the intrinsics would not inline into it.)
+  __m256 x0 = _mm256_set1_ps(0.0f), x1 = _mm256_set1_ps(0.1f), x2 = _mm256_set1_ps(0.2f),
+         x3 = _mm256_set1_ps(0.3f), x4 = _mm256_set1_ps(0.4f), x5 = _mm256_set1_ps(0.5f),
+         x6 = _mm256_set1_ps(0.6f), x7 = _mm256_set1_ps(0.7f), x8 = _mm256_set1_ps(0.8f),
+         x9 = _mm256_set1_ps(0.9f);
   double best = 0.0;
   for (int trial = 0; trial < 3; ++trial) {
     const double start = thread_seconds();
@@ -110,10 +111,10 @@ __attribute__((target("avx512f"))) double fma512_peak_flops() {
   constexpr int kChains = 12;
   constexpr int64_t kSteps = 25'000'000;
   const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
-  auto start_value = [](int i) { return _mm512_set1_ps(0.1f * float(i)); };
-  __m512 x0 = start_value(0), x1 = start_value(1), x2 = start_value(2), x3 = start_value(3),
-         x4 = start_value(4), x5 = start_value(5), x6 = start_value(6), x7 = start_value(7),
-         x8 = start_value(8), x9 = start_value(9), x10 = start_value(10), x11 = start_value(11);
+  __m512 x0 = _mm512_set1_ps(0.0f), x1 = _mm512_set1_ps(0.1f), x2 = _mm512_set1_ps(0.2f),
+         x3 = _mm512_set1_ps(0.3f), x4 = _mm512_set1_ps(0.4f), x5 = _mm512_set1_ps(0.5f),
+         x6 = _mm512_set1_ps(0.6f), x7 = _mm512_set1_ps(0.7f), x8 = _mm512_set1_ps(0.8f),
+         x9 = _mm512_set1_ps(0.9f), x10 = _mm512_set1_ps(1.0f), x11 = _mm512_set1_ps(1.1f);
   double best = 0.0;
   for (int trial = 0; trial < 3; ++trial) {
     const double start = thread_seconds();

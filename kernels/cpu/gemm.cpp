@@ -14,6 +14,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/cpu/gemm_kernels.h"
@@ -74,6 +75,22 @@ T* thread_buffer(int64_t count) {
   return buffer.get();
 }
 
+// Packs a panel's `live` rows, which run along the depth, with the AVX2 transpose where it applies
+// (float rows that are contiguous, panels a whole number of 8-row blocks, a CPU with AVX2); returns
+// false, packing nothing, elsewhere.
+template <class T>
+bool pack_rows_in_registers(const T* src, int64_t row_stride, int64_t depth_stride, int live, int64_t depth,
+                            int width, T* dst) {
+  if constexpr (std::is_same_v<T, float>) {
+    static const bool avx2 = supported(SgemmIsa::avx2);
+    if (avx2 && depth_stride == 1 && width % 8 == 0) {
+      pack_rows_transposed_avx2(src, row_stride, live, depth, width, dst);
+      return true;
+    }
+  }
+  return false;
+}
+
 // Packs `rows` x `depth` of a matrix into panels of `width` rows, each stored depth-major:
 // panel[p * width + r] = src[r * row_stride + p * depth_stride]; short panels are zero-padded.
 // Packing A uses rows = m; packing B uses rows = n (B's columns), so one routine serves both.
@@ -91,6 +108,9 @@ void pack_panels(const T* src, int64_t row_stride, int64_t depth_stride, int64_t
         for (int r = 0; r < live; ++r) d[r] = s[r];
         for (int r = live; r < width; ++r) d[r] = T(0);
       }
+    } else if (pack_rows_in_registers(panel_src, row_stride, depth_stride, live, depth, width, dst)) {
+      for (int r = live; r < width; ++r)
+        for (int64_t p = 0; p < depth; ++p) dst[p * width + r] = T(0);
     } else {
       // Each row is contiguous along p: read it sequentially, write with stride `width`.
       for (int r = 0; r < live; ++r) {

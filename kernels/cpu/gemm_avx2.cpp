@@ -94,4 +94,52 @@ __attribute__((target("avx2,fma"))) void sgemm_microkernel_avx2(int64_t kc, cons
   }
 }
 
+__attribute__((target("avx2"))) void pack_rows_transposed_avx2(const float* src, int64_t row_stride, int live,
+                                                               int64_t depth, int width, float* dst) {
+  int r0 = 0;
+  for (; r0 + 8 <= live; r0 += 8) {
+    const float* rows = src + r0 * row_stride;
+    int64_t p0 = 0;
+    for (; p0 + 8 <= depth; p0 += 8) {
+      // Rows r0..r0+7 at depths p0..p0+7, transposed in registers: after the three rounds of
+      // shuffles, vector q holds depth p0 + q of the eight rows, which is where the panel wants it.
+      const float* at = rows + p0;
+      const __m256 x0 = _mm256_loadu_ps(at), x1 = _mm256_loadu_ps(at + row_stride);
+      const __m256 x2 = _mm256_loadu_ps(at + 2 * row_stride), x3 = _mm256_loadu_ps(at + 3 * row_stride);
+      const __m256 x4 = _mm256_loadu_ps(at + 4 * row_stride), x5 = _mm256_loadu_ps(at + 5 * row_stride);
+      const __m256 x6 = _mm256_loadu_ps(at + 6 * row_stride), x7 = _mm256_loadu_ps(at + 7 * row_stride);
+      // Pairs of rows interleaved: t0 = x0[0] x1[0] x0[1] x1[1] | x0[4] x1[4] x0[5] x1[5], ...
+      const __m256 t0 = _mm256_unpacklo_ps(x0, x1), t1 = _mm256_unpackhi_ps(x0, x1);
+      const __m256 t2 = _mm256_unpacklo_ps(x2, x3), t3 = _mm256_unpackhi_ps(x2, x3);
+      const __m256 t4 = _mm256_unpacklo_ps(x4, x5), t5 = _mm256_unpackhi_ps(x4, x5);
+      const __m256 t6 = _mm256_unpacklo_ps(x6, x7), t7 = _mm256_unpackhi_ps(x6, x7);
+      // Quads: u0 = depth 0 of rows 0-3 | depth 4 of rows 0-3, u1 = depths 1 | 5, ...
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+      // Halves joined: rows 0-3 and rows 4-7 of one depth.
+      float* out = dst + p0 * width + r0;
+      _mm256_storeu_ps(out, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(out + width, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(out + 2 * width, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(out + 3 * width, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(out + 4 * width, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(out + 5 * width, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(out + 6 * width, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(out + 7 * width, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    for (; p0 < depth; ++p0) {
+      for (int r = r0; r < r0 + 8; ++r) dst[p0 * width + r] = src[r * row_stride + p0];
+    }
+  }
+  for (int r = r0; r < live; ++r) {
+    for (int64_t p = 0; p < depth; ++p) dst[p * width + r] = src[r * row_stride + p];
+  }
+}
+
 }  // namespace graft::kernels::cpu::gemm_detail

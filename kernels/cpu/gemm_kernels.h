@@ -60,6 +60,12 @@ void sgemm(SgemmIsa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
 // 6 x 16 AVX2/FMA kernel (gemm_avx2.cpp). Call only where supported(SgemmIsa::avx2).
 void sgemm_microkernel_avx2(int64_t kc, const float* a_panel, const float* b_panel, float* c,
                             int64_t ldc, float alpha, float beta, int mr, int nr);
+// Packs `live` rows of one panel whose rows are contiguous along the depth (a transposition):
+// dst[p * width + r] = src[r * row_stride + p] for r < live, p < depth; width a multiple of 8.
+// Eight rows by eight depths at a time go through an in-register transpose (gemm_avx2.cpp). Call
+// only where supported(SgemmIsa::avx2).
+void pack_rows_transposed_avx2(const float* src, int64_t row_stride, int live, int64_t depth, int width,
+                               float* dst);
 // 8 x 32 AVX-512F kernel (gemm_avx512.cpp). Call only where supported(SgemmIsa::avx512).
 void sgemm_microkernel_avx512(int64_t kc, const float* a_panel, const float* b_panel, float* c,
                               int64_t ldc, float alpha, float beta, int mr, int nr);

@@ -233,7 +233,9 @@ TEST_F(GemmTest, TheActiveKernelIsTheOneGemmReports) {
     const testing::ActiveIsa active(isa);
     EXPECT_STREQ(sgemm_isa(), gemm_detail::sgemm_isa_name(isa));
   }
-  if (std::getenv("GRAFT_CPU_ISA") == nullptr) EXPECT_EQ(sgemm_isa(), fastest);
+  if (std::getenv("GRAFT_CPU_ISA") == nullptr) {
+    EXPECT_EQ(sgemm_isa(), fastest);
+  }
 }
 
 }  // namespace
