@@ -19,7 +19,11 @@ struct Run {
 }  // namespace
 
 ColumnMatrix::ColumnMatrix(const Conv2dGeometry& g)
-    : g_(g), pointwise_(is_pointwise(g)), valid_rows_(g.kernel_h), valid_cols_(g.kernel_w) {
+    : g_(g),
+      pointwise_(is_pointwise(g)),
+      shifted_(g.stride_h == 1 && g.stride_w == 1 && g.out_w() == g.in_w),
+      valid_rows_(g.kernel_h),
+      valid_cols_(g.kernel_w) {
   for (int64_t i = 0; i < g.kernel_h; ++i) {
     valid_rows_[i] = valid_outputs(i * g.dilation_h - g.pad_h, g.stride_h, g.in_h, g.out_h());
   }
@@ -72,6 +76,7 @@ void ColumnMatrix::im2col(const T* x, int64_t r0, int64_t r1, int64_t n0, int64_
     }
     return;
   }
+  if (shifted_) return im2col_shifted(x, r0, r1, n0, n1, col, ld_col);
   const int64_t stride = g_.stride_w;
   for_each_run(r0, r1, n0, n1, [&](const Run& r) {
     // Runs are short (an output row at most), so plain loops beat library calls here.
@@ -90,6 +95,45 @@ void ColumnMatrix::im2col(const T* x, int64_t r0, int64_t r1, int64_t n0, int64_
     }
     for (int64_t k = 0; k < pad_after; ++k) out[live + k] = T(0);
   });
+}
+
+// Output position n = oh * out_w + ow of row (c, i, j) reads the input at row oh + di and column
+// ow + dj (di = i * dilation_h - pad_h, likewise dj); with out_w == in_w that is the flat index
+// n + di * in_w + dj of channel c's plane: one contiguous copy per row. Positions whose input row
+// is outside the image, or whose input column is (they would wrap into the neighbouring row), are
+// zero. The copy is clipped to the plane, so nothing outside it is read.
+template <typename T>
+void ColumnMatrix::im2col_shifted(const T* x, int64_t r0, int64_t r1, int64_t n0, int64_t n1, T* col,
+                                  int64_t ld_col) const {
+  const Conv2dGeometry& g = g_;
+  const int64_t width = g.in_w, in_plane = g.in_h * g.in_w;
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  int64_t c = r0 / taps, i = r0 % taps / g.kernel_w, j = r0 % g.kernel_w;
+  for (int64_t r = r0; r < r1; ++r) {
+    T* out = col + (r - r0) * ld_col;  // out[k] holds position n0 + k
+    const int64_t shift = (i * g.dilation_h - g.pad_h) * width + (j * g.dilation_w - g.pad_w);
+    const ValidRange rows = valid_rows_[i], cols = valid_cols_[j];
+    // Copy where the input row is inside the image and the flat index inside the plane.
+    const int64_t copy_begin = std::clamp(std::max(rows.begin * width, -shift), n0, n1);
+    const int64_t copy_end = std::clamp(std::min(rows.end * width, in_plane - shift), copy_begin, n1);
+    const T* src = x + c * in_plane + shift;
+    std::fill(out, out + (copy_begin - n0), T(0));
+    std::copy(src + copy_begin, src + copy_end, out + (copy_begin - n0));
+    std::fill(out + (copy_end - n0), out + (n1 - n0), T(0));
+    // Zero the positions whose input column is outside the image, in every output row copied.
+    if (cols.begin > 0 || cols.end < width) {
+      for (int64_t row_start = copy_begin / width * width; row_start < copy_end; row_start += width) {
+        const int64_t left_end = std::min(row_start + cols.begin, copy_end);
+        for (int64_t n = std::max(row_start, copy_begin); n < left_end; ++n) out[n - n0] = T(0);
+        const int64_t right_end = std::min(row_start + width, copy_end);
+        for (int64_t n = std::max(row_start + cols.end, copy_begin); n < right_end; ++n) out[n - n0] = T(0);
+      }
+    }
+    if (++j == g.kernel_w) {
+      j = 0;
+      if (++i == g.kernel_h) i = 0, ++c;
+    }
+  }
 }
 
 template <typename T>

@@ -59,9 +59,16 @@ class ColumnMatrix {
  private:
   template <typename Visit>
   void for_each_run(int64_t r0, int64_t r1, int64_t n0, int64_t n1, Visit&& visit) const;
+  template <typename T>
+  void im2col_shifted(const T* x, int64_t r0, int64_t r1, int64_t n0, int64_t n1, T* col,
+                      int64_t ld_col) const;
 
   Conv2dGeometry g_;
   bool pointwise_;                      // every row is an input channel, read straight
+  // Stride 1 and as wide as the input ("same" padding along the width, e.g. every 3x3 layer of a
+  // ResNet): each row of the column matrix is the input plane shifted by a constant offset, with
+  // the taps that fall in the padding zeroed.
+  bool shifted_;
   std::vector<ValidRange> valid_rows_;  // per kernel row i: the output rows it sees input at
   std::vector<ValidRange> valid_cols_;  // per kernel column j: likewise for output columns
 };

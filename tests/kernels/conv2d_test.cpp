@@ -39,6 +39,10 @@ const std::vector<Shape>& shapes() {
   static const std::vector<Shape> all = {
       {"pointwise_1x1", geometry(3, 8, 16, 5, 7, 1, 1), true},
       {"conv3x3_pad1_batch1", geometry(1, 3, 4, 9, 9, 3, 3, 1, 1, 1, 1), true},
+      // Stride 1 and as wide as the input: rows of the column matrix are shifted planes.
+      {"same_width_unpadded_height", geometry(2, 3, 4, 9, 8, 3, 3, 1, 1, 0, 1), true},
+      {"same_width_5x5_pad2", geometry(2, 2, 3, 4, 6, 5, 5, 1, 1, 2, 2), false},
+      {"same_width_kernel_taller_than_image", geometry(3, 2, 4, 3, 5, 5, 3, 1, 1, 1, 1), true},
       {"conv7x7_stride2_pad3", geometry(3, 3, 8, 23, 19, 7, 7, 2, 2, 3, 3), true},
       {"dilation2", geometry(2, 4, 6, 11, 10, 3, 3, 1, 1, 2, 2, 2, 2), false},
       {"groups2", geometry(3, 6, 4, 8, 9, 3, 3, 1, 1, 1, 1, 1, 1, 2), true},
