@@ -16,6 +16,7 @@
 #include "nn/optim/lr_schedule.h"
 #include "nn/optim/optimizer.h"
 #include "nn/optim/param_groups.h"
+#include "train/class_weights.h"
 #include "train/features.h"
 #include "train/trainer.h"
 #include "weights/safetensors.h"
@@ -48,6 +49,10 @@ one folder split by --val-fraction) or a CSV list of path,label lines.
   --no-decay-bn-bias      exempt biases and batch-norm weights from weight decay
   --clip-grad-norm X      clip the global gradient norm to X
   --label-smoothing X     cross-entropy label smoothing (default 0)
+  --class-weights balanced|W1,W2,...
+                          weight each class's share of the training loss: balanced gives
+                          n_images / (n_classes * n_images_of_class), or one weight per class in
+                          class order (the validation loss stays unweighted)
   --schedule SPEC         constant (default), step:EPOCHS:GAMMA, multistep:E1,E2:GAMMA,
                           cosine[:ETA_MIN], onecycle[:MAX_LR_FACTOR[:lr-only]], plateau:PATIENCE:FACTOR
                           (onecycle also cycles the momentum 0.95 -> 0.85 -> 0.95 unless lr-only)
@@ -86,7 +91,7 @@ const std::set<std::string> kValued = {
     "model", "weights", "data", "val-data", "val-fraction", "num-classes", "freeze", "optimizer", "lr",
     "head-lr", "momentum", "weight-decay", "clip-grad-norm", "label-smoothing", "schedule", "warmup-steps",
     "epochs", "batch-size", "augment", "preprocess", "input-size", "workers", "bad-images", "seed", "device", "metrics",
-    "save", "output", "early-stopping", "features"};
+    "save", "output", "early-stopping", "features", "class-weights"};
 const std::set<std::string> kFlags = {"freeze-bn-stats", "nesterov", "no-decay-bn-bias", "drop-last",
                                       "no-shuffle", "resume", "restore-best", "confusion", "quiet",
                                       "linear-probe", "help"};
@@ -108,6 +113,25 @@ void print_setup(nn::Module& model, const std::string& model_name, const DataSpl
   std::fprintf(stderr, "data %s: %zu training images, %zu validation images, %zu classes\n",
                splits.description.c_str(), splits.train.files.size(), splits.val.files.size(),
                splits.train.classes.size());
+}
+
+// The per-class weights --class-weights asks for (empty without it), printed with the class names.
+std::vector<double> class_weights_option(const Args& args, const data::FileList& train) {
+  const std::string spec = args.get("class-weights", "");
+  if (spec.empty()) return {};
+  std::vector<int64_t> labels;
+  labels.reserve(train.files.size());
+  for (const data::LabeledFile& file : train.files) labels.push_back(file.label);
+  const std::vector<double> weights =
+      train::parse_class_weights(spec, labels, static_cast<int64_t>(train.classes.size()));
+  std::string listed;
+  for (size_t c = 0; c < weights.size(); ++c) {
+    char item[64];
+    std::snprintf(item, sizeof item, "%.4g", weights[c]);
+    listed += (c ? ", " : "") + train.classes[c] + " " + item;
+  }
+  std::fprintf(stderr, "class weights: %s\n", listed.c_str());
+  return weights;
 }
 
 int run_linear_probe(const Args& args, const std::string& model_name, const std::string& weights,
@@ -144,6 +168,7 @@ int run_linear_probe(const Args& args, const std::string& model_name, const std:
   options.seed = static_cast<uint64_t>(args.get_int("seed", 0));
   options.metrics_path = args.get("metrics", "");
   options.progress = !args.flag("quiet");
+  options.class_weights = class_weights_option(args, splits.train);
   const train::LinearProbeResult result = train::train_linear_probe(train_set, has_val ? &val_set : nullptr, options);
   std::printf("linear probe: train top-1 %.2f%%", 100 * result.train_top1);
   if (has_val) std::printf(", val top-1 %.2f%%, top-5 %.2f%%", 100 * result.val_top1, 100 * result.val_top5);
@@ -216,6 +241,7 @@ int run_finetune(const std::vector<std::string>& argv) {
     options.device = device;
     options.clip_grad_norm = args.get_double("clip-grad-norm", 0);
     options.label_smoothing = args.get_double("label-smoothing", 0);
+    options.class_weights = class_weights_option(args, splits.train);
     options.metrics_path = args.get("metrics", "");
     options.output_dir = args.get("output", "");
     options.resume = args.flag("resume");

@@ -37,6 +37,7 @@ struct LinearProbeOptions {
   double momentum = 0.9;
   double weight_decay = 0;
   uint64_t seed = 0;           // initialization and shuffling
+  std::vector<double> class_weights;  // the loss's weight per class (train/class_weights.h); empty: none
   std::string metrics_path;    // JSON lines, as the fine-tuning loop writes them
   bool progress = true;        // one line per tenth of the epochs on stderr
 };

@@ -1,5 +1,6 @@
 #pragma once
-// The fine-tuning loop. Each optimizer step: forward in training mode, cross-entropy, backward,
+// The fine-tuning loop. Each optimizer step: forward in training mode, cross-entropy (optionally
+// weighted per class; the validation loss never is, so runs with other weights compare), backward,
 // optional gradient clipping, the update, then the schedule. Each epoch: validation (top-1,
 // top-5, per-class accuracy, confusion matrix), the schedule's epoch hook, a checkpoint, and the
 // best-checkpoint and early-stopping bookkeeping. Metrics go to a JSON-lines file:
@@ -27,6 +28,7 @@ struct TrainOptions {
   Device device = Device::cpu();
   double clip_grad_norm = 0;    // 0: no clipping
   double label_smoothing = 0;
+  std::vector<double> class_weights;  // the training loss's weight per class; empty: unweighted
   std::string metrics_path;     // JSON lines; empty: none. Truncated on a fresh run, appended on resume
   // Checkpoint folder: last.safetensors after every epoch (a training checkpoint) and
   // best.safetensors (model weights only, torchvision names) at the best validation top-1.

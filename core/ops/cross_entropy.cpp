@@ -2,7 +2,8 @@
 // log_softmax over classes, then the negative log-likelihood of each target, blended with the
 // mean over all classes when label_smoothing > 0. Samples whose target is ignore_index have
 // loss 0 and no gradient; the mean divides by the number of samples that are not ignored (NaN
-// when every sample is ignored, as in PyTorch).
+// when every sample is ignored, as in PyTorch). The class-weighted form is composed of the
+// unweighted one and elementwise ops, so it runs wherever they do.
 #include "core/autograd.h"
 #include "core/ops/checks.h"
 #include "core/ops/on_device.h"
@@ -114,6 +115,44 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_in, Reduction re
     record(loss, node, {logits});
   }
   return loss;
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, Reduction reduction,
+                     int64_t ignore_index, double label_smoothing) {
+  check_arguments(logits, target, ignore_index, label_smoothing);
+  GRAFT_CHECK(weight.defined(), "cross_entropy: argument 'weight' is undefined; call the overload without it");
+  GRAFT_CHECK(weight.shape() == Shape{logits.size(1)}, "cross_entropy: argument 'weight' must have shape [C] = ",
+              shape_str({logits.size(1)}), " (one weight per class) for logits of shape ", shape_str(logits.shape()),
+              ", got ", shape_str(weight.shape()));
+  GRAFT_CHECK(weight.dtype() == logits.dtype(), "cross_entropy: argument 'weight' has dtype ",
+              dtype_name(weight.dtype()), " but 'logits' has ", dtype_name(logits.dtype()),
+              "; convert it with .to(DType)");
+  GRAFT_CHECK(weight.device() == logits.device(), "cross_entropy: argument 'weight' is on ", weight.device().str(),
+              " but 'logits' is on ", logits.device().str(), "; move one with .to(device)");
+  // Each sample's weight, and whether it counts at all, built on the host from the targets.
+  const std::vector<int64_t> targets = target.to_vector<int64_t>();
+  const std::vector<double> class_weights = weight.to(DType::f64).to_vector<double>();
+  const int64_t n = logits.size(0), c = logits.size(1);
+  std::vector<double> sample_weights(n, 0.0), counted(n, 0.0);
+  double weight_sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (targets[i] == ignore_index) continue;
+    sample_weights[i] = class_weights[targets[i]];
+    counted[i] = 1;
+    weight_sum += sample_weights[i];
+  }
+  const auto on_logits = [&](const std::vector<double>& values) {
+    return Tensor::from_vector(values, {n}).to(logits.dtype()).to(logits.device());
+  };
+  // -log p(target) of each sample (0 where ignored), weighted.
+  Tensor loss = cross_entropy(logits, target, Reduction::none, ignore_index, 0.0) * on_logits(sample_weights);
+  if (label_smoothing > 0) {
+    const Tensor smoothing = sum(log_softmax(logits, 1) * weight.detach().reshape({1, c}), {1}) * on_logits(counted);
+    loss = loss * (1.0 - label_smoothing) - smoothing * (label_smoothing / static_cast<double>(c));
+  }
+  if (reduction == Reduction::none) return loss;
+  loss = sum(loss);
+  return reduction == Reduction::mean ? loss / weight_sum : loss;
 }
 
 }  // namespace graft::ops

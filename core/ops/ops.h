@@ -65,6 +65,12 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // logits [N, C], target int64 [N] of class indices.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction = Reduction::mean,
                      int64_t ignore_index = -100, double label_smoothing = 0.0);
+// With a weight per class (torch's `weight=`, e.g. against class imbalance): sample i counts
+// weight[target_i]; the mean divides by the sum of those weights; label smoothing weights each
+// class's share by its own weight. `weight` is [C], of the logits' dtype and device, and gets no
+// gradient.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                     Reduction reduction = Reduction::mean, int64_t ignore_index = -100, double label_smoothing = 0.0);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
 
 }  // namespace graft::ops

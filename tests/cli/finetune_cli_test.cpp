@@ -1,12 +1,16 @@
 // graft finetune / eval / features end to end on small generated image folders: resuming is
 // bit-identical, the linear probe and the config file work, and every bad input named in the
 // fine-tuning spec gives one clear error line.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/support/compare.h"
 #include "tests/support/image_files.h"
+#include "tests/support/metrics_log.h"
 #include "tests/support/process.h"
 #include "weights/safetensors.h"
 
@@ -187,6 +191,24 @@ INSTANTIATE_TEST_SUITE_P(
                    return std::string("--device cuda:7");
                  },
                  "--device cuda:7"},
+        BadInput{"ClassWeightsForTooFewClasses",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return std::string("--class-weights 1,2,3");
+                 },
+                 "gives 3 weights but the data has 2 classes"},
+        BadInput{"ClassWeightThatIsNotANumber",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return std::string("--class-weights 1,heavy");
+                 },
+                 "'heavy' is not a non-negative number"},
+        BadInput{"ClassWeightsAllZero",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return std::string("--class-weights 0,0");
+                 },
+                 "every weight is 0"},
         BadInput{"UnknownDevice",
                  [](const fs::path& d) {
                    testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
@@ -194,6 +216,40 @@ INSTANTIATE_TEST_SUITE_P(
                  },
                  "unknown device 'tpu'"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
+
+// Class weights reach the training loss: equal weights leave the weighted mean unchanged, unequal
+// ones change it from the first step on; the weights are printed with the class names.
+TEST_F(FinetuneCli, ClassWeightsWeightTheTrainingLoss) {
+  testing::write_test_image_folder(path("data"), 2, 6, 32);
+  std::string out;
+  const auto losses = [&](const std::string& extra, const std::string& name) {
+    EXPECT_EQ(graft(small_run(path("data")) + " --epochs 1 --metrics " + path(name) + " " + extra, &out), 0) << out;
+    return testing::step_losses(path(name));
+  };
+  const std::vector<double> plain = losses("", "plain.jsonl");
+  const std::vector<double> equal = losses("--class-weights 2,2", "equal.jsonl");
+  EXPECT_NE(out.find("class weights: class_0 2, class_1 2"), std::string::npos) << out;
+  const std::vector<double> balanced = losses("--class-weights balanced", "balanced.jsonl");
+  EXPECT_NE(out.find("class weights: class_0 1, class_1 1"), std::string::npos) << out;
+  const std::vector<double> skewed = losses("--class-weights 1,4", "skewed.jsonl");
+  ASSERT_GE(plain.size(), 2u);
+  ASSERT_EQ(equal.size(), plain.size());
+  ASSERT_EQ(balanced.size(), plain.size());
+  ASSERT_EQ(skewed.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_NEAR(equal[i], plain[i], 1e-5 * std::abs(plain[i])) << "step " << i + 1;
+    EXPECT_NEAR(balanced[i], plain[i], 1e-5 * std::abs(plain[i])) << "step " << i + 1;
+  }
+  EXPECT_GT(std::abs(skewed[0] - plain[0]), 1e-4 * std::abs(plain[0]));
+}
+
+TEST_F(FinetuneCli, LinearProbeTakesClassWeights) {
+  testing::write_test_image_folder(path("data"), 3, 4, 32);
+  std::string out;
+  ASSERT_EQ(graft(small_run(path("data")) + " --linear-probe --epochs 5 --class-weights 1,0.5,2", &out), 0) << out;
+  EXPECT_NE(out.find("class weights: class_0 1, class_1 0.5, class_2 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("linear probe: train top-1"), std::string::npos) << out;
+}
 
 // A GEMM kernel that does not exist stops the command before it reads or writes anything.
 TEST_F(FinetuneCli, UnknownCpuKernelStopsBeforeAnyWork) {

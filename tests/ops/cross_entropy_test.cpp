@@ -1,6 +1,6 @@
 // ops::cross_entropy: numerical gradients in float64 for every reduction, ignore_index and label
-// smoothing; values and gradients against PyTorch's F.cross_entropy in float32 (including all
-// samples ignored); and argument errors.
+// smoothing, with and without class weights; values and gradients against PyTorch's
+// F.cross_entropy in float32 (including all samples ignored); and argument errors.
 #include <cmath>
 #include <functional>
 #include <string>
@@ -88,6 +88,64 @@ TEST(CrossEntropyOp, MatchesTorch) {
                                 run({Reduction::none, 1, 0.5}), tolerance);
 }
 
+// Positive weights, unequal, one per class.
+Tensor class_weights(int64_t classes, DType dtype = DType::f32) {
+  std::vector<double> values(classes);
+  for (int64_t c = 0; c < classes; ++c) values[c] = 0.25 + 0.5 * static_cast<double>(c % 4);
+  return Tensor::from_vector(values, {classes}).to(dtype);
+}
+
+TEST(CrossEntropyOp, ClassWeightedGradientsMatchNumerical) {
+  const Tensor target_100 = labels({2, -100, 0, 4, 4, 1, 3});
+  const Tensor target_4 = labels({2, 4, 0, 3, 4, 1, 3});
+  const Tensor weight = class_weights(5, DType::f64);
+  for (const Setting s : {Setting{Reduction::mean, -100, 0.0}, Setting{Reduction::sum, -100, 0.3},
+                          Setting{Reduction::none, -100, 0.0}, Setting{Reduction::mean, 4, 0.2}}) {
+    SCOPED_TRACE(::testing::Message() << "reduction " << static_cast<int>(s.reduction) << ", ignore_index "
+                                      << s.ignore_index << ", label_smoothing " << s.label_smoothing);
+    const auto fn = [&](const std::vector<Tensor>& in) {
+      return ops::cross_entropy(in[0], in[1], weight, s.reduction, s.ignore_index, s.label_smoothing);
+    };
+    EXPECT_TRUE(testing::gradcheck(fn, {random_input({7, 5}, 3), s.ignore_index == 4 ? target_4 : target_100}));
+  }
+}
+
+TEST(CrossEntropyOp, ClassWeightedMatchesTorch) {
+  GRAFT_REQUIRE_TORCH();
+  Generator gen(22);
+  const auto randn_grad = [&](const Shape& shape) { return randn(shape, gen).set_requires_grad(true); };
+  const auto run = [](Setting s) {
+    return [s](const Inputs& in) {
+      return ops::cross_entropy(in.at("x"), in.at("t"), in.at("w"), s.reduction, s.ignore_index, s.label_smoothing);
+    };
+  };
+  const testing::Tolerance tolerance{.atol = 1e-5, .rtol = 1e-5};
+  testing::expect_matches_torch(
+      {{"x", randn_grad({17, 10})}, {"t", random_labels(17, 10, 5, 4)}, {"w", class_weights(10)}},
+      "F.cross_entropy(x, t, weight=w)", run({Reduction::mean, -100, 0.0}), tolerance);
+  testing::expect_matches_torch(
+      {{"x", randn_grad({13, 7})}, {"t", random_labels(13, 7, 6, 3)}, {"w", class_weights(7)}},
+      "F.cross_entropy(x, t, weight=w, label_smoothing=0.15)", run({Reduction::mean, -100, 0.15}), tolerance);
+  testing::expect_matches_torch(
+      {{"x", randn_grad({13, 7})}, {"t", random_labels(13, 7, 7, 5)}, {"w", class_weights(7)}},
+      "F.cross_entropy(x, t, weight=w, reduction='sum', label_smoothing=0.3)", run({Reduction::sum, -100, 0.3}),
+      tolerance);
+  testing::expect_matches_torch(
+      {{"x", randn_grad({11, 3})}, {"t", random_labels(11, 3, 8)}, {"w", class_weights(3)}},
+      "F.cross_entropy(x, t, weight=w, reduction='none', ignore_index=1, label_smoothing=0.5)",
+      run({Reduction::none, 1, 0.5}), tolerance);
+}
+
+TEST(CrossEntropyOp, UnitClassWeightsChangeNothing) {
+  Generator gen(9);
+  const Tensor x = randn({6, 4}, gen), t = labels({0, 3, -100, 2, 1, 3});
+  const Tensor ones = Tensor::ones({4});
+  for (const Reduction r : {Reduction::mean, Reduction::sum, Reduction::none}) {
+    EXPECT_TRUE(testing::all_close(ops::cross_entropy(x, t, ones, r, -100, 0.2),
+                                   ops::cross_entropy(x, t, r, -100, 0.2), 1e-6, 1e-6, "loss"));
+  }
+}
+
 TEST(CrossEntropyOp, EverySampleIgnoredMatchesTorch) {
   GRAFT_REQUIRE_TORCH();
   Generator gen(21);
@@ -136,6 +194,10 @@ TEST(CrossEntropyOp, RejectsBadArguments) {
   expect_error([&] { ops::cross_entropy(x, t, Reduction::mean, -100, -0.1); }, "label_smoothing");
   expect_error([&] { ops::cross_entropy(x, t, Reduction::mean, -100, 1.5); }, "label_smoothing");
   expect_error([&] { ops::cross_entropy(x, Tensor()); }, "target");
+  expect_error([&] { ops::cross_entropy(x, t, Tensor::ones({3})); }, "one weight per class");
+  expect_error([&] { ops::cross_entropy(x, t, Tensor::ones({4}, DType::f64)); }, "'weight' has dtype float64");
+  expect_error([&] { ops::cross_entropy(x, t, Tensor()); }, "'weight' is undefined");
+  expect_error([&] { ops::cross_entropy(x, labels({0, 9, 1}), Tensor::ones({4})); }, "target[1] = 9");
   EXPECT_EQ(ops::cross_entropy(x, t, Reduction::none).shape(), (Shape{3}));
 }
 
