@@ -63,6 +63,13 @@ TEST(CudaOps, LogSoftmaxAndLosses) {
     EXPECT_TRUE(same_on_gpu([&](const Inputs& v) { return ops::cross_entropy(v[0], v[1], reduction, -100, 0.1); },
                             {logits, target}));
   }
+  // Class weights: the weighted form is composed of other ops, the targets' weights built on the host.
+  const Tensor weight = Tensor::from_vector<float>({0.5f, 1, 2, 0.25f, 1, 3, 1, 0.75f, 1.5f, 1}, {10});
+  for (ops::Reduction reduction : {ops::Reduction::none, ops::Reduction::mean}) {
+    EXPECT_TRUE(same_on_gpu(
+        [&](const Inputs& v) { return ops::cross_entropy(v[0], v[1], v[2], reduction, -100, 0.1); },
+        {logits, target, weight}));
+  }
   const Tensor prediction = random_tensor({4, 6}, 8, true), wanted = random_tensor({4, 6}, 9, true);
   EXPECT_TRUE(same_on_gpu([](const Inputs& v) { return ops::mse_loss(v[0], v[1]); }, {prediction, wanted}));
 }
