@@ -59,6 +59,8 @@ one folder split by --val-fraction) or a CSV list of path,label lines.
   --warmup-steps N        linear warmup over the first N steps
   --epochs N              (default 10)
   --batch-size N          (default 32)
+  --accumulate N          add up the gradients of N batches before each optimizer step: an
+                          effective batch of N x --batch-size in the memory of one (default 1)
   --drop-last             drop the last incomplete batch of each epoch
  data
   --val-data DIR|CSV      validation images (default DIR/val, or a split of --data)
@@ -91,7 +93,7 @@ const std::set<std::string> kValued = {
     "model", "weights", "data", "val-data", "val-fraction", "num-classes", "freeze", "optimizer", "lr",
     "head-lr", "momentum", "weight-decay", "clip-grad-norm", "label-smoothing", "schedule", "warmup-steps",
     "epochs", "batch-size", "augment", "preprocess", "input-size", "workers", "bad-images", "seed", "device", "metrics",
-    "save", "output", "early-stopping", "features", "class-weights"};
+    "save", "output", "early-stopping", "features", "class-weights", "accumulate"};
 const std::set<std::string> kFlags = {"freeze-bn-stats", "nesterov", "no-decay-bn-bias", "drop-last",
                                       "no-shuffle", "resume", "restore-best", "confusion", "quiet",
                                       "linear-probe", "help"};
@@ -233,7 +235,10 @@ int run_finetune(const std::vector<std::string>& argv) {
     auto train_loader = make_train_loader(splits.train, args);
     auto val_loader = splits.val.files.empty() ? nullptr : make_eval_loader(splits.val, args);
     const int64_t epochs = args.get_int("epochs", 10);
-    auto schedule = nn::make_schedule(args.get("schedule", "constant"), *optimizer, train_loader->batches_per_epoch(),
+    const int64_t accumulate = args.get_int("accumulate", 1);
+    GRAFT_CHECK(accumulate >= 1, "--accumulate must be at least 1 (batches per optimizer step), got ", accumulate);
+    auto schedule = nn::make_schedule(args.get("schedule", "constant"), *optimizer,
+                                      train::optimizer_steps_per_epoch(train_loader->batches_per_epoch(), accumulate),
                                       epochs, args.get_int("warmup-steps", 0));
 
     train::TrainOptions options;
@@ -242,6 +247,7 @@ int run_finetune(const std::vector<std::string>& argv) {
     options.clip_grad_norm = args.get_double("clip-grad-norm", 0);
     options.label_smoothing = args.get_double("label-smoothing", 0);
     options.class_weights = class_weights_option(args, splits.train);
+    options.accumulate_batches = accumulate;
     options.metrics_path = args.get("metrics", "");
     options.output_dir = args.get("output", "");
     options.resume = args.flag("resume");

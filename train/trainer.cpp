@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -89,10 +90,16 @@ nn::StateDict clone_all(const nn::StateDict& state) {
 
 }  // namespace
 
+int64_t optimizer_steps_per_epoch(int64_t batches, int64_t accumulate_batches) {
+  return (batches + accumulate_batches - 1) / accumulate_batches;
+}
+
 Trainer::Trainer(nn::Module& model, nn::Optimizer& optimizer, nn::LrSchedule* schedule, TrainOptions options)
     : model_(model), optimizer_(optimizer), schedule_(schedule), options_(std::move(options)) {
   GRAFT_CHECK(options_.epochs > 0, "--epochs must be positive, got ", options_.epochs);
   GRAFT_CHECK(options_.clip_grad_norm >= 0, "--clip-grad-norm must not be negative");
+  GRAFT_CHECK(options_.accumulate_batches >= 1, "--accumulate must be at least 1 (batches per optimizer step), got ",
+              options_.accumulate_batches);
   GRAFT_CHECK(!options_.resume || !options_.output_dir.empty(),
               "--resume needs --output DIR: the folder of the run to continue");
 }
@@ -134,7 +141,23 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) {
     ClassificationMetrics seen(classes);
     ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(options_.epochs),
                     train.batches_per_epoch(), options_.progress);
+    // The batches of the current optimizer step: how many, how many are still to come, their loss.
+    const int64_t batches = train.batches_per_epoch();
+    int64_t batch_index = 0, group_size = 0, group_left = 0;
+    double group_loss = 0;
+    const auto optimizer_step = [&] {
+      if (options_.clip_grad_norm > 0) nn::clip_grad_norm(params, options_.clip_grad_norm);
+      ++progress.steps_done;
+      log.write(step_line(progress.steps_done, epoch, group_loss, optimizer_.groups()));
+      optimizer_.step();
+      if (schedule_) schedule_->on_step();
+    };
     while (auto batch = train.next()) {
+      if (group_left == 0) {
+        group_size = group_left = std::max<int64_t>(1, std::min(options_.accumulate_batches, batches - batch_index));
+        group_loss = 0;
+        optimizer_.zero_grad();
+      }
       const Tensor images = batch->images.to(options_.device);
       const Tensor labels = batch->labels.to(options_.device);
       const Tensor logits = model_(images);
@@ -147,16 +170,14 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) {
       const double loss_value = loss.item();
       GRAFT_CHECK(std::isfinite(loss_value), "the loss became ", loss_value, " at step ",
                   progress.steps_done + 1, " (epoch ", epoch, "); lower --lr or use --clip-grad-norm");
-      optimizer_.zero_grad();
-      loss.backward();
-      if (options_.clip_grad_norm > 0) nn::clip_grad_norm(params, options_.clip_grad_norm);
-      ++progress.steps_done;
-      log.write(step_line(progress.steps_done, epoch, loss_value, optimizer_.groups()));
-      optimizer_.step();
-      if (schedule_) schedule_->on_step();
+      (group_size == 1 ? loss : loss / static_cast<double>(group_size)).backward();
+      group_loss += group_size == 1 ? loss_value : loss_value / static_cast<double>(group_size);
+      ++batch_index;
       seen.add(logits.detach(), labels, loss_value);
       bar.update(images.size(0), seen.loss(), seen.top1());
+      if (--group_left == 0) optimizer_step();
     }
+    if (group_left > 0) optimizer_step();  // the loader gave fewer batches than it announced
     bar.finish();
     GRAFT_CHECK(seen.count() > 0, "epoch ", epoch, " had no training batches (", train.dataset().size(),
                 " images, batch size and --drop-last leave none); lower --batch-size");

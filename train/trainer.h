@@ -1,11 +1,14 @@
 #pragma once
-// The fine-tuning loop. Each optimizer step: forward in training mode, cross-entropy (optionally
-// weighted per class; the validation loss never is, so runs with other weights compare), backward,
-// optional gradient clipping, the update, then the schedule. Each epoch: validation (top-1,
+// The fine-tuning loop. Each optimizer step: for each of its batches (one, or more with gradient
+// accumulation), forward in training mode, cross-entropy (optionally weighted per class; the
+// validation loss never is, so runs with other weights compare) and backward; then optional
+// gradient clipping, the update, and the schedule. Each epoch: validation (top-1,
 // top-5, per-class accuracy, confusion matrix), the schedule's epoch hook, a checkpoint, and the
 // best-checkpoint and early-stopping bookkeeping. Metrics go to a JSON-lines file:
-//   {"step": n, "epoch": e, "loss": L, "lr": ...}     one per step; L is the batch's mean loss
-//                                                      before the update, lr the rate it used
+//   {"step": n, "epoch": e, "loss": L, "lr": ...}     one per optimizer step; L is the batch's mean
+//                                                      loss before the update (averaged over the
+//                                                      step's batches when they accumulate), lr the
+//                                                      rate it used
 //   {"epoch": e, "train_loss": ..., "val_top1": ...}   one per epoch
 // A run resumed from its last checkpoint continues bit-identically: the loader's order and
 // augmentations depend only on (seed, epoch, index), and every other piece of state is saved.
@@ -29,6 +32,10 @@ struct TrainOptions {
   double clip_grad_norm = 0;    // 0: no clipping
   double label_smoothing = 0;
   std::vector<double> class_weights;  // the training loss's weight per class; empty: unweighted
+  // Batches whose gradients add up before each optimizer step (gradient accumulation: an effective
+  // batch of accumulate_batches x the loader's). Each batch's mean loss counts equally; the last
+  // group of an epoch may be shorter, and is averaged over its own batches.
+  int64_t accumulate_batches = 1;
   std::string metrics_path;     // JSON lines; empty: none. Truncated on a fresh run, appended on resume
   // Checkpoint folder: last.safetensors after every epoch (a training checkpoint) and
   // best.safetensors (model weights only, torchvision names) at the best validation top-1.
@@ -54,6 +61,10 @@ struct FitResult {
   double best_top1 = -1;
   bool stopped_early = false;
 };
+
+// Optimizer steps in an epoch of `batches` batches, `accumulate_batches` to a step (what a
+// learning-rate schedule counts).
+int64_t optimizer_steps_per_epoch(int64_t batches, int64_t accumulate_batches);
 
 class Trainer {
  public:

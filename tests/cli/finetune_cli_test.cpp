@@ -243,6 +243,38 @@ TEST_F(FinetuneCli, ClassWeightsWeightTheTrainingLoss) {
   EXPECT_GT(std::abs(skewed[0] - plain[0]), 1e-4 * std::abs(plain[0]));
 }
 
+// With every batch norm frozen in evaluation mode each sample's loss is independent of its batch,
+// so 2 accumulated batches of 4 are one batch of 8: the same step losses and the same weights, to
+// float rounding. The last step of an epoch may gather fewer batches (here 10 images: 4 + 4, then 2).
+TEST_F(FinetuneCli, AccumulatedBatchesEqualOneLargeBatch) {
+  testing::write_test_image_folder(path("data"), 2, 5, 32);
+  const std::string common = "finetune --model resnet18 --weights none --data " + path("data") +
+                             " --preprocess none --input-size 32 --augment none --quiet --workers 1 --val-fraction 0"
+                             " --freeze type:BatchNorm2d --freeze-bn-stats --lr 0.05 --epochs 2 --schedule cosine";
+  std::string out;
+  ASSERT_EQ(graft(common + " --batch-size 4 --accumulate 2 --metrics " + path("small.jsonl") + " --save " +
+                      path("small.safetensors"),
+                  &out),
+            0)
+      << out;
+  ASSERT_EQ(graft(common + " --batch-size 8 --metrics " + path("large.jsonl") + " --save " + path("large.safetensors"),
+                  &out),
+            0)
+      << out;
+  const std::vector<double> small = testing::step_losses(path("small.jsonl"));
+  const std::vector<double> large = testing::step_losses(path("large.jsonl"));
+  ASSERT_EQ(small.size(), 4u);  // two optimizer steps per epoch
+  ASSERT_EQ(large.size(), small.size());
+  for (size_t i = 0; i < small.size(); ++i) EXPECT_NEAR(small[i], large[i], 1e-5 * std::abs(large[i])) << "step " << i;
+  const safetensors::File a = safetensors::read(path("small.safetensors"));
+  const safetensors::File b = safetensors::read(path("large.safetensors"));
+  for (const auto& [name, tensor] : a.tensors) {
+    EXPECT_TRUE(testing::all_close(tensor, b.at(name), 1e-5, 1e-4, name));
+  }
+  EXPECT_NE(graft(common + " --accumulate 0", &out), 0);
+  EXPECT_NE(out.find("--accumulate must be at least 1"), std::string::npos) << out;
+}
+
 TEST_F(FinetuneCli, LinearProbeTakesClassWeights) {
   testing::write_test_image_folder(path("data"), 3, 4, 32);
   std::string out;
