@@ -29,8 +29,8 @@ bool CachingAllocator::BlockOrder::operator()(const Block* a, const Block* b) co
   return std::less<const char*>()(a->ptr, b->ptr);
 }
 
-CachingAllocator::CachingAllocator(std::unique_ptr<AllocatorBackend> backend, int device)
-    : backend_(std::move(backend)), device_(device) {}
+CachingAllocator::CachingAllocator(std::unique_ptr<AllocatorBackend> backend, std::string where)
+    : backend_(std::move(backend)), where_(std::move(where)) {}
 
 CachingAllocator::~CachingAllocator() {
   release_free_segments();
@@ -83,7 +83,7 @@ void CachingAllocator::release(void* ptr) {
   if (!ptr) return;
   std::lock_guard<std::mutex> lock(mutex_);
   const auto found = allocated_.find(ptr);
-  GRAFT_CHECK(found != allocated_.end(), "CachingAllocator: release of ", ptr, " on device ", device_,
+  GRAFT_CHECK(found != allocated_.end(), "CachingAllocator: release of ", ptr, " on ", where_,
               ", which this allocator did not hand out or has already taken back; release each pointer "
               "once, to the device it was allocated on");
   Block* block = found->second;
@@ -197,12 +197,11 @@ void CachingAllocator::release_free_segments() {
 }
 
 void CachingAllocator::fail_out_of_memory(size_t requested_bytes) {
-  const AllocatorBackend::MemoryInfo device = backend_->memory_info();
-  fail("CUDA out of memory on device ", device_, ": tried to allocate ", mib(requested_bytes), " MiB; ",
+  const AllocatorBackend::MemoryInfo memory = backend_->memory_info();
+  fail("out of memory on ", where_, ": tried to allocate ", mib(requested_bytes), " MiB; ",
        mib(stats_.allocated_bytes), " MiB allocated by graft (",
-       mib(stats_.reserved_bytes - stats_.allocated_bytes), " MiB more cached), ", mib(device.free_bytes),
-       " MiB free of ", mib(device.total_bytes),
-       " MiB on the device; reduce the batch size (e.g. --batch-size N/2) or free tensors");
+       mib(stats_.reserved_bytes - stats_.allocated_bytes), " MiB more cached), ", mib(memory.free_bytes),
+       " MiB free of ", mib(memory.total_bytes), " MiB there; reduce the batch size (e.g. --batch-size N/2) or free tensors");
 }
 
 }  // namespace graft

@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <unordered_map>
 
 namespace graft {
@@ -68,8 +69,8 @@ class CachingAllocator {
   static constexpr size_t kSmallSegment = size_t{2} << 20;  // segment size of the small pool
   static constexpr size_t kLargeSegmentRounding = size_t{2} << 20;
 
-  // `device` only names the device in error messages.
-  CachingAllocator(std::unique_ptr<AllocatorBackend> backend, int device);
+  // `where` names the memory in error messages: "CUDA device 0", "the host".
+  CachingAllocator(std::unique_ptr<AllocatorBackend> backend, std::string where);
   // Returns the cached segments; segments with blocks still in use stay with the backend.
   ~CachingAllocator();
   CachingAllocator(const CachingAllocator&) = delete;
@@ -119,7 +120,7 @@ class CachingAllocator {
   [[noreturn]] void fail_out_of_memory(size_t requested_bytes);
 
   std::unique_ptr<AllocatorBackend> backend_;
-  const int device_;
+  const std::string where_;
   mutable std::mutex mutex_;
   Pool small_free_;
   Pool large_free_;

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -91,7 +92,7 @@ CachingAllocator& device_allocator(int device) {
   static const std::vector<CachingAllocator*> allocators = [] {
     std::vector<CachingAllocator*> made;
     for (int index = 0; index < device_count(); ++index) {
-      made.push_back(new CachingAllocator(std::make_unique<DeviceMemory>(index), index));
+      made.push_back(new CachingAllocator(std::make_unique<DeviceMemory>(index), "CUDA device " + std::to_string(index)));
     }
     return made;
   }();
@@ -124,7 +125,7 @@ void* allocate(size_t bytes, int device, Stream stream) {
   void* ptr = memory.raw_allocate(bytes);
   if (!ptr) {
     const AllocatorBackend::MemoryInfo info = memory.memory_info();
-    fail("CUDA out of memory on device ", device, ": tried to allocate ", bytes >> 20, " MiB; ", info.free_bytes >> 20,
+    fail("out of memory on CUDA device ", device, ": tried to allocate ", bytes >> 20, " MiB; ", info.free_bytes >> 20,
          " MiB free of ", info.total_bytes >> 20, " MiB on the device (caching allocator off: GRAFT_CUDA_NO_CACHING=1)",
          "; reduce the batch size (e.g. --batch-size N/2) or free tensors");
   }

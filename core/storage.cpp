@@ -5,22 +5,19 @@
 
 #include "core/cuda_runtime.h"
 #include "core/error.h"
+#include "core/host_allocator.h"
 
 namespace graft {
 
 std::shared_ptr<Storage> Storage::allocate(size_t bytes, Device device) {
-  constexpr size_t kAlignment = 64;
   if (device.is_cuda()) {
     const int index = device.index;
     void* ptr = bytes ? cuda::allocate(bytes, index) : nullptr;
     return std::shared_ptr<Storage>(
         new Storage(ptr, bytes, device, [index](void* p) { if (p) cuda::release(p, index); }));
   }
-  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* ptr = rounded ? std::aligned_alloc(kAlignment, rounded) : nullptr;
-  GRAFT_CHECK(ptr || !rounded, "out of host memory: could not allocate ", bytes >> 20,
-              " MiB; reduce the batch size or the model");
-  return std::shared_ptr<Storage>(new Storage(ptr, bytes, device, [](void* p) { std::free(p); }));
+  void* ptr = host::allocate(bytes);
+  return std::shared_ptr<Storage>(new Storage(ptr, bytes, device, [](void* p) { host::release(p); }));
 }
 
 std::shared_ptr<Storage> Storage::wrap(void* data, size_t bytes, Device device,

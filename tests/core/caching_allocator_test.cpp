@@ -67,7 +67,7 @@ class FakeDevice : public AllocatorBackend {
 // A caching allocator for "device 3" over a fake device; `device` stays readable, owned by `allocator`.
 struct FakeSetup {
   explicit FakeSetup(size_t capacity)
-      : device(new FakeDevice(capacity)), allocator(std::unique_ptr<AllocatorBackend>(device), 3) {}
+      : device(new FakeDevice(capacity)), allocator(std::unique_ptr<AllocatorBackend>(device), "fake device 3") {}
   FakeDevice* device;
   CachingAllocator allocator;
 };
@@ -273,8 +273,8 @@ TEST(CachingAllocator, OutOfMemoryErrorNamesTheRequestTheMemoryInUseAndTheFix) {
     FAIL() << "expected graft::Error";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
-              "CUDA out of memory on device 3: tried to allocate 5.00 MiB; 1.00 MiB allocated by graft (1.00 MiB "
-              "more cached), 4.00 MiB free of 6.00 MiB on the device; reduce the batch size (e.g. --batch-size "
+              "out of memory on fake device 3: tried to allocate 5.00 MiB; 1.00 MiB allocated by graft (1.00 MiB "
+              "more cached), 4.00 MiB free of 6.00 MiB there; reduce the batch size (e.g. --batch-size "
               "N/2) or free tensors");
   }
   EXPECT_EQ(setup.allocator.stats().oom_retries, 1u);
@@ -283,7 +283,7 @@ TEST(CachingAllocator, OutOfMemoryErrorNamesTheRequestTheMemoryInUseAndTheFix) {
   // Still usable afterwards; an absurd request is the same clear error, not an overflow.
   void* next = setup.allocator.allocate(1 * MiB);
   EXPECT_EQ(next, at(held, 1 * MiB));
-  testing::expect_error([&] { setup.allocator.allocate(~size_t{0}); }, "CUDA out of memory on device 3",
+  testing::expect_error([&] { setup.allocator.allocate(~size_t{0}); }, "out of memory on fake device 3",
                         "reduce the batch size");
   setup.allocator.release(next);
   setup.allocator.release(held);
@@ -428,7 +428,7 @@ TEST(CudaAllocator, OutOfMemoryIsAClearErrorAndTheDeviceStaysUsable) {
   GRAFT_REQUIRE_GPU();
   if (!cuda::caching_enabled()) GTEST_SKIP() << "skipped: GRAFT_CUDA_NO_CACHING=1 turns the cache off";
   const size_t retries = cuda::memory_stats(0).oom_retries;
-  testing::expect_error([] { cuda::allocate(size_t{1} << 50, 0); }, "CUDA out of memory on device 0",
+  testing::expect_error([] { cuda::allocate(size_t{1} << 50, 0); }, "out of memory on CUDA device 0",
                         "MiB free of");
   EXPECT_EQ(cuda::memory_stats(0).oom_retries, retries + 1);
   // The failed cudaMalloc left no error behind for the next call to trip over.
