@@ -1,6 +1,6 @@
 // Training parity with PyTorch: tests/oracle/finetune_reference.py writes resnet18's initial
 // weights with torch.save and trains it for 20 steps (training mode, new 2-class head, no
-// shuffling or augmentation) in three configurations; `graft finetune` runs the same from the
+// shuffling or augmentation) in four configurations; `graft finetune` runs the same from the
 // same file. Every step's loss must be within 1e-3 relative of torch's and every final tensor
 // (parameters and batch-norm buffers) within 1e-3 of its largest magnitude. Frozen parameters
 // must come out bit-identical to the initial ones.
@@ -10,6 +10,7 @@
 // float64 there: its float32 run drifts from the exact one by 3e-3 on some processors.
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "tests/support/compare.h"
@@ -52,6 +53,7 @@ std::vector<double> reference_losses(const std::string& name) {
 struct Case {
   std::string name;
   std::string options;
+  int epochs = 5;  // 20 steps of 4 batches of 4 images, or 10 epochs of 2 accumulated pairs
 };
 
 // Test logs name the case rather than dumping its bytes.
@@ -70,8 +72,9 @@ TEST_P(FinetuneParity, TwentyStepsMatchTorch) {
   const fs::path saved = dir / "graft.safetensors";
   const std::string command = std::string(GRAFT_BINARY) + " finetune --model resnet18 --weights " +
                               (dir / "init.pth").string() + " --data " + (dir / "images").string() +
-                              " --val-fraction 0 --num-classes 2 --epochs 5 --batch-size 4 --no-shuffle"
-                              " --augment none --preprocess none --input-size 64 --quiet --metrics " +
+                              " --val-fraction 0 --num-classes 2 --epochs " + std::to_string(c.epochs) +
+                              " --batch-size 4 --no-shuffle --augment none --preprocess none --input-size 64 --quiet"
+                              " --metrics " +
                               metrics.string() + " --save " + saved.string() + " " + c.options;
   std::string output;
   ASSERT_EQ(run_command(command, &output), 0) << output;
@@ -112,7 +115,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{"sgd", "--optimizer sgd --lr 2e-5 --momentum 0.9 --weight-decay 1e-4"},
                       Case{"frozen", "--optimizer sgd --lr 2e-5 --momentum 0.9 --weight-decay 1e-4 "
                                      "--freeze conv1.*,bn1.*,layer1.*"},
-                      Case{"adamw", "--optimizer adamw --lr 3e-6 --head-lr 3e-5 --weight-decay 0.01"}),
+                      Case{"adamw", "--optimizer adamw --lr 3e-6 --head-lr 3e-5 --weight-decay 0.01"},
+                      Case{"weighted",
+                           "--optimizer sgd --lr 1e-5 --momentum 0.9 --weight-decay 1e-4 --class-weights 1,3 "
+                           "--label-smoothing 0.1 --accumulate 2",
+                           10}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 }  // namespace
