@@ -2,8 +2,10 @@
 // The flow reads top to bottom: data, model and weights, freezing, optimizer and schedule, then
 // either the training loop (train/trainer.h) or, with --linear-probe, a linear head trained on
 // cached backbone features (train/features.h).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -18,6 +20,7 @@
 #include "nn/optim/param_groups.h"
 #include "train/class_weights.h"
 #include "train/features.h"
+#include "train/lr_finder.h"
 #include "train/trainer.h"
 #include "weights/safetensors.h"
 
@@ -83,6 +86,11 @@ one folder split by --val-fraction) or a CSV list of path,label lines.
   --restore-best          finish with the best epoch's weights (for --save)
   --confusion             print the confusion matrix after each validation
   --quiet                 no progress bar
+ learning-rate range test
+  --lr-find               instead of training, raise the learning rate exponentially from 1e-7 to 10
+                          over --lr-find-steps steps (default 100), stop when the loss diverges, and
+                          suggest the rate where the smoothed loss fell fastest (with --head-lr the
+                          groups keep their ratio; --metrics gets one line per step)
  linear probe
   --linear-probe          freeze the backbone, extract its features once, train only the head on them
   --features FILE         feature cache from graft features (read if present, else written)
@@ -93,10 +101,10 @@ const std::set<std::string> kValued = {
     "model", "weights", "data", "val-data", "val-fraction", "num-classes", "freeze", "optimizer", "lr",
     "head-lr", "momentum", "weight-decay", "clip-grad-norm", "label-smoothing", "schedule", "warmup-steps",
     "epochs", "batch-size", "augment", "preprocess", "input-size", "workers", "bad-images", "seed", "device", "metrics",
-    "save", "output", "early-stopping", "features", "class-weights", "accumulate"};
+    "save", "output", "early-stopping", "features", "class-weights", "accumulate", "lr-find-steps"};
 const std::set<std::string> kFlags = {"freeze-bn-stats", "nesterov", "no-decay-bn-bias", "drop-last",
                                       "no-shuffle", "resume", "restore-best", "confusion", "quiet",
-                                      "linear-probe", "help"};
+                                      "linear-probe", "lr-find", "help"};
 
 std::unique_ptr<nn::Optimizer> make_optimizer(const Args& args, std::vector<nn::ParamGroup> groups) {
   const std::string name = args.get("optimizer", "sgd");
@@ -134,6 +142,42 @@ std::vector<double> class_weights_option(const Args& args, const data::FileList&
   }
   std::fprintf(stderr, "class weights: %s\n", listed.c_str());
   return weights;
+}
+
+int run_lr_finder(const Args& args, nn::Module& model, nn::Optimizer& optimizer, data::Loader& loader, Device device,
+                  const data::FileList& train) {
+  train::LrFinderOptions options;
+  options.steps = args.get_int("lr-find-steps", 100);
+  options.device = device;
+  options.label_smoothing = args.get_double("label-smoothing", 0);
+  options.class_weights = class_weights_option(args, train);
+  const train::LrFinderResult result = train::find_lr(model, optimizer, loader, options);
+  const std::string metrics = args.get("metrics", "");
+  if (!metrics.empty()) {
+    std::ofstream out(metrics, std::ios::trunc);
+    GRAFT_CHECK(out.good(), "cannot write the metrics file ", metrics);
+    for (const train::LrFinderPoint& p : result.points) {
+      char line[160];
+      std::snprintf(line, sizeof line, "{\"lr\": %.9g, \"loss\": %.9g, \"smoothed\": %.9g}\n", p.lr, p.loss,
+                    p.smoothed);
+      out << line;
+    }
+  }
+  std::printf("%12s %12s %12s\n", "lr", "loss", "smoothed");
+  const size_t every = std::max<size_t>(1, result.points.size() / 20);
+  for (size_t i = 0; i < result.points.size(); ++i) {
+    if (i % every != 0 && i + 1 != result.points.size()) continue;
+    const train::LrFinderPoint& p = result.points[i];
+    std::printf("%12.3e %12.4f %12.4f\n", p.lr, p.loss, p.smoothed);
+  }
+  std::printf("%s after %zu steps\n", result.diverged ? "the loss diverged" : "reached the end of the range",
+              result.points.size());
+  if (result.suggested_lr > 0) {
+    std::printf("suggested lr: %.3g (the steepest descent of the smoothed loss)\n", result.suggested_lr);
+  } else {
+    std::printf("no suggestion: too few steps before the loss diverged; lower the range's start or add steps\n");
+  }
+  return 0;
 }
 
 int run_linear_probe(const Args& args, const std::string& model_name, const std::string& weights,
@@ -233,6 +277,7 @@ int run_finetune(const std::vector<std::string>& argv) {
     auto optimizer = make_optimizer(args, nn::make_param_groups(*model, group_options));
 
     auto train_loader = make_train_loader(splits.train, args);
+    if (args.flag("lr-find")) return run_lr_finder(args, *model, *optimizer, *train_loader, device, splits.train);
     auto val_loader = splits.val.files.empty() ? nullptr : make_eval_loader(splits.val, args);
     const int64_t epochs = args.get_int("epochs", 10);
     const int64_t accumulate = args.get_int("accumulate", 1);

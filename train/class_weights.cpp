@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/ops/ops.h"
 
 namespace graft::train {
 namespace {
@@ -47,6 +48,20 @@ std::vector<double> parse_class_weights(const std::string& spec, const std::vect
                                         int64_t classes) {
   if (spec == "balanced") return balanced(labels, classes);
   return explicit_weights(spec, classes);
+}
+
+Tensor class_weight_tensor(const std::vector<double>& weights, int64_t classes, Device device, const char* who) {
+  if (weights.empty()) return Tensor();
+  GRAFT_CHECK(static_cast<int64_t>(weights.size()) == classes, who, " has ", weights.size(),
+              " class weights but the data has ", classes, " classes");
+  return Tensor::from_vector(weights, {classes}).to(DType::f32).to(device);
+}
+
+Tensor training_loss(const Tensor& logits, const Tensor& labels, const Tensor& class_weights, double label_smoothing) {
+  if (class_weights.defined()) {
+    return ops::cross_entropy(logits, labels, class_weights, ops::Reduction::mean, -100, label_smoothing);
+  }
+  return ops::cross_entropy(logits, labels, ops::Reduction::mean, -100, label_smoothing);
 }
 
 }  // namespace graft::train

@@ -11,6 +11,7 @@
 #include "nn/linear.h"
 #include "nn/optim/lr_schedule.h"
 #include "nn/optim/optimizer.h"
+#include "train/class_weights.h"
 #include "train/metrics.h"
 #include "weights/json.h"
 #include "weights/safetensors.h"
@@ -128,11 +129,7 @@ LinearProbeResult train_linear_probe(const FeatureSet& train, const FeatureSet* 
   }
 
   const Tensor features = train.features.to(DType::f32).contiguous();
-  GRAFT_CHECK(options.class_weights.empty() || static_cast<int64_t>(options.class_weights.size()) == classes,
-              "the linear probe has ", options.class_weights.size(), " class weights but the features have ", classes,
-              " classes");
-  const Tensor class_weights =
-      options.class_weights.empty() ? Tensor() : Tensor::from_vector(options.class_weights, {classes}).to(DType::f32);
+  const Tensor class_weights = class_weight_tensor(options.class_weights, classes, Device::cpu(), "the linear probe");
   int64_t step = 0;
   for (int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
     const std::vector<int64_t> order = randperm(n, generator).to_vector<int64_t>();
@@ -141,8 +138,7 @@ LinearProbeResult train_linear_probe(const FeatureSet& train, const FeatureSet* 
     for (int64_t start = 0; start < n; start += options.batch_size) {
       const int64_t end = std::min(n, start + options.batch_size);
       const Tensor logits = head(x.slice(0, start, end)), labels = y.slice(0, start, end);
-      const Tensor loss = class_weights.defined() ? ops::cross_entropy(logits, labels, class_weights)
-                                                  : ops::cross_entropy(logits, labels);
+      const Tensor loss = training_loss(logits, labels, class_weights, 0.0);
       const double value = loss.item();
       loss_sum += value * (end - start);
       optimizer.zero_grad();

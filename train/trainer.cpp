@@ -11,6 +11,7 @@
 #include "core/ops/ops.h"
 #include "nn/optim/optimizer.h"
 #include "train/checkpoint.h"
+#include "train/class_weights.h"
 #include "train/evaluate.h"
 #include "train/progress.h"
 #include "weights/json.h"
@@ -120,12 +121,7 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) {
   MetricsLog log(options_.metrics_path, options_.resume);
   const std::vector<Tensor> params = trainable(optimizer_);
   const int64_t classes = static_cast<int64_t>(train.dataset().classes().size());
-  GRAFT_CHECK(options_.class_weights.empty() || static_cast<int64_t>(options_.class_weights.size()) == classes,
-              "the training loss has ", options_.class_weights.size(), " class weights but the data has ", classes,
-              " classes");
-  const Tensor class_weights = options_.class_weights.empty()
-                                   ? Tensor()
-                                   : Tensor::from_vector(options_.class_weights, {classes}).to(DType::f32).to(options_.device);
+  const Tensor class_weights = class_weight_tensor(options_.class_weights, classes, options_.device, "the training loss");
 
   FitResult result;
   nn::StateDict best_state;
@@ -163,10 +159,7 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) {
       const Tensor logits = model_(images);
       GRAFT_CHECK(logits.dim() == 2 && logits.size(1) == classes, "the model gives ", shape_str(logits.shape()),
                   " logits but the data has ", classes, " classes; set the head's size (--num-classes) to match");
-      const Tensor loss =
-          class_weights.defined()
-              ? ops::cross_entropy(logits, labels, class_weights, ops::Reduction::mean, -100, options_.label_smoothing)
-              : ops::cross_entropy(logits, labels, ops::Reduction::mean, -100, options_.label_smoothing);
+      const Tensor loss = training_loss(logits, labels, class_weights, options_.label_smoothing);
       const double loss_value = loss.item();
       GRAFT_CHECK(std::isfinite(loss_value), "the loss became ", loss_value, " at step ",
                   progress.steps_done + 1, " (epoch ", epoch, "); lower --lr or use --clip-grad-norm");

@@ -275,6 +275,29 @@ TEST_F(FinetuneCli, AccumulatedBatchesEqualOneLargeBatch) {
   EXPECT_NE(out.find("--accumulate must be at least 1"), std::string::npos) << out;
 }
 
+// --lr-find runs the range test instead of training: a table, a suggestion or the reason there is
+// none, one metrics line per step, and no checkpoint written.
+TEST_F(FinetuneCli, LrFindPrintsTheRangeAndASuggestion) {
+  testing::write_test_image_folder(path("data"), 2, 6, 32);
+  std::string out;
+  ASSERT_EQ(graft(small_run(path("data")) + " --lr-find --lr-find-steps 12 --metrics " + path("lr.jsonl") +
+                      " --output " + path("run"),
+                  &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("smoothed"), std::string::npos) << out;
+  EXPECT_TRUE(out.find("suggested lr: ") != std::string::npos || out.find("no suggestion") != std::string::npos) << out;
+  std::ifstream metrics(path("lr.jsonl"));
+  int lines = 0;
+  for (std::string line; std::getline(metrics, line);) {
+    EXPECT_NE(line.find("\"lr\": "), std::string::npos) << line;
+    ++lines;
+  }
+  EXPECT_GE(lines, 2);
+  EXPECT_LE(lines, 12);
+  EXPECT_FALSE(fs::exists(path("run") + "/last.safetensors"));
+}
+
 TEST_F(FinetuneCli, LinearProbeTakesClassWeights) {
   testing::write_test_image_folder(path("data"), 3, 4, 32);
   std::string out;
