@@ -61,14 +61,13 @@ T* thread_buffer(int64_t count) {
 }
 
 // Packs a panel's `live` rows, which run along the depth, with the AVX2 transpose where it applies
-// (float rows that are contiguous, panels a whole number of 8-row blocks, a CPU with AVX2); returns
-// false, packing nothing, elsewhere.
+// (a kernel that allows it, float rows that are contiguous, panels a whole number of 8-row blocks);
+// returns false, packing nothing, elsewhere.
 template <class T>
-bool pack_rows_in_registers(const T* src, int64_t row_stride, int64_t depth_stride, int live, int64_t depth,
-                            int width, T* dst) {
+bool pack_rows_in_registers(bool avx2_packing, const T* src, int64_t row_stride, int64_t depth_stride, int live,
+                            int64_t depth, int width, T* dst) {
   if constexpr (std::is_same_v<T, float>) {
-    static const bool avx2 = supported(SgemmIsa::avx2);
-    if (avx2 && depth_stride == 1 && width % 8 == 0) {
+    if (avx2_packing && depth_stride == 1 && width % 8 == 0) {
       pack_rows_transposed_avx2(src, row_stride, live, depth, width, dst);
       return true;
     }
@@ -78,9 +77,10 @@ bool pack_rows_in_registers(const T* src, int64_t row_stride, int64_t depth_stri
 
 // Packs `rows` x `depth` of a matrix into panels of `width` rows, each stored depth-major:
 // panel[p * width + r] = src[r * row_stride + p * depth_stride]; short panels are zero-padded.
+// `avx2_packing`: the kernel's Kernel::avx2_packing.
 // Packing A uses rows = m; packing B uses rows = n (B's columns), so one routine serves both.
 template <class T>
-void pack_panels(const T* src, int64_t row_stride, int64_t depth_stride, int64_t rows,
+void pack_panels(bool avx2_packing, const T* src, int64_t row_stride, int64_t depth_stride, int64_t rows,
                  int64_t depth, int width, T* dst) {
   for (int64_t r0 = 0; r0 < rows; r0 += width) {
     const int live = static_cast<int>(std::min<int64_t>(width, rows - r0));
@@ -93,7 +93,7 @@ void pack_panels(const T* src, int64_t row_stride, int64_t depth_stride, int64_t
         for (int r = 0; r < live; ++r) d[r] = s[r];
         for (int r = live; r < width; ++r) d[r] = T(0);
       }
-    } else if (pack_rows_in_registers(panel_src, row_stride, depth_stride, live, depth, width, dst)) {
+    } else if (pack_rows_in_registers(avx2_packing, panel_src, row_stride, depth_stride, live, depth, width, dst)) {
       for (int r = live; r < width; ++r)
         for (int64_t p = 0; p < depth; ++p) dst[p * width + r] = T(0);
     } else {
@@ -128,13 +128,13 @@ void gemm_rectangle(const Kernel<T>& kernel, const Problem<T>& pr, int64_t m0, i
     const int64_t nc = std::min(bl.nc, n1 - jc);
     for (int64_t pc = 0; pc < pr.k; pc += bl.kc) {
       const int64_t kc = std::min(bl.kc, pr.k - pc);
-      pack_panels(pr.b + jc * b_col + pc * b_depth, b_col, b_depth, nc, kc, bl.nr, b_pack);
+      pack_panels(kernel.avx2_packing, pr.b + jc * b_col + pc * b_depth, b_col, b_depth, nc, kc, bl.nr, b_pack);
       // Later depth blocks add onto what the first one wrote.
       const T beta = pc == 0 ? pr.beta : T(1);
 
       for (int64_t ic = m0; ic < m1; ic += bl.mc) {
         const int64_t mc = std::min(bl.mc, m1 - ic);
-        pack_panels(pr.a + ic * a_row + pc * a_depth, a_row, a_depth, mc, kc, bl.mr, a_pack);
+        pack_panels(kernel.avx2_packing, pr.a + ic * a_row + pc * a_depth, a_row, a_depth, mc, kc, bl.mr, a_pack);
 
         for (int64_t jr = 0; jr < nc; jr += bl.nr) {
           const int nr = static_cast<int>(std::min<int64_t>(bl.nr, nc - jr));

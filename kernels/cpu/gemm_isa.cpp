@@ -23,8 +23,8 @@ constexpr Blocking kSgemmBlocking{6, 16, 144, 256, 4080};
 constexpr Blocking kSgemmAvx512Blocking{8, 32, 192, 256, 4096};
 
 const Kernel<float> kSgemmPortable{"portable", kSgemmBlocking, microkernel_portable<float, 6, 16>};
-const Kernel<float> kSgemmAvx2{"avx2", kSgemmBlocking, sgemm_microkernel_avx2};
-const Kernel<float> kSgemmAvx512{"avx512", kSgemmAvx512Blocking, sgemm_microkernel_avx512};
+const Kernel<float> kSgemmAvx2{"avx2", kSgemmBlocking, sgemm_microkernel_avx2, /*avx2_packing=*/true};
+const Kernel<float> kSgemmAvx512{"avx512", kSgemmAvx512Blocking, sgemm_microkernel_avx512, /*avx2_packing=*/true};
 
 }  // namespace
 

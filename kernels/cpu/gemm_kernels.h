@@ -31,6 +31,9 @@ struct Kernel {
   const char* name;
   Blocking blocking;
   MicroKernel<T> run;
+  // Whether the driver may pack transposed panels with the AVX2 in-register transpose
+  // (pack_rows_transposed_avx2); the portable kernel packs in plain C++ throughout.
+  bool avx2_packing = false;
 };
 
 // The float micro-kernels, one per instruction set: portable C++ and AVX2 on a 6 x 16 tile, AVX-512
