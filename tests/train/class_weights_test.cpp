@@ -45,5 +45,13 @@ TEST(ClassWeights, BadValuesSayWhatIsExpected) {
   expect_error("balanced", 3, "class 2 has no training images");
 }
 
+TEST(ClassWeights, TheLossTensorNeedsOneWeightPerClass) {
+  EXPECT_FALSE(train::class_weight_tensor({}, 3, Device::cpu(), "the training loss").defined());
+  const Tensor weights = train::class_weight_tensor({1, 2, 0.5}, 3, Device::cpu(), "the training loss");
+  EXPECT_EQ(weights.to_vector<float>(), (std::vector<float>{1, 2, 0.5}));
+  testing::expect_error([] { train::class_weight_tensor({1, 2}, 3, Device::cpu(), "the training loss"); },
+                        "the training loss", "has 2 class weights but the data has 3 classes");
+}
+
 }  // namespace
 }  // namespace graft
