@@ -253,6 +253,9 @@ int run_finetune(const std::vector<std::string>& argv) {
   const Device device = device_option(args);
   const std::string head = head_prefix(*model);
   if (args.flag("linear-probe")) {
+    GRAFT_CHECK(args.get("accumulate", "").empty() && !args.flag("lr-find"),
+                "--accumulate and --lr-find apply to fine-tuning, not to --linear-probe (which trains the head on "
+                "cached features in batches of --batch-size); drop them or --linear-probe");
     run_linear_probe(args, model_name, weights, splits, *model);
   } else {
     const std::string freeze = args.get("freeze", "");

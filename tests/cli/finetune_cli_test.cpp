@@ -209,6 +209,12 @@ INSTANTIATE_TEST_SUITE_P(
                    return std::string("--class-weights 0,0");
                  },
                  "every weight is 0"},
+        BadInput{"AccumulateWithTheLinearProbe",
+                 [](const fs::path& d) {
+                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                   return std::string("--linear-probe --accumulate 2");
+                 },
+                 "--accumulate and --lr-find apply to fine-tuning"},
         BadInput{"UnknownDevice",
                  [](const fs::path& d) {
                    testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
