@@ -173,7 +173,8 @@ int run_lr_finder(const Args& args, nn::Module& model, nn::Optimizer& optimizer,
   std::printf("%s after %zu steps\n", result.diverged ? "the loss diverged" : "reached the end of the range",
               result.points.size());
   if (result.suggested_lr > 0) {
-    std::printf("suggested lr: %.3g (the steepest descent of the smoothed loss)\n", result.suggested_lr);
+    std::printf("suggested lr: %.3g (the steepest descent of the smoothed loss); train with --lr %.3g\n",
+                result.suggested_lr, result.suggested_lr);
   } else {
     std::printf("no suggestion: too few steps before the loss diverged; lower the range's start or add steps\n");
   }

@@ -2,8 +2,9 @@
 // Host memory for CPU tensors goes through a CachingAllocator (core/caching_allocator.h) too.
 //
 // Why: a training step allocates and frees the same activation sizes every time; from malloc, the
-// large ones come as fresh pages that the kernel faults in and zeroes on first touch (about 5% of a
-// resnet step on the CPU). From the cache, the pages are reused as they are.
+// large ones come as fresh pages that the kernel faults in and zeroes on first touch (the kernel
+// took 5.7% of a profiled resnet18 step on the CPU; bench/results/cpu.md). From the cache, the
+// pages are reused as they are.
 //
 // GRAFT_CPU_NO_CACHING=1 (read once) turns the cache off: every tensor is an aligned_alloc of its
 // own, freed when the last tensor viewing it goes (for memory checkers, which see overruns inside a
