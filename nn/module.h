@@ -100,6 +100,9 @@ class Module {
   // Parameters and buffers, detached but sharing storage, in torch's order (per module: its
   // parameters, its buffers, then its children).
   StateDict state_dict() const;
+  // state_dict() with every tensor copied: a snapshot that later training does not change (the
+  // best epoch's weights, the weights to restore after an experiment).
+  StateDict state_dict_copy() const;
   // Copies matching tensors into this module (converting dtype and device). Missing, unexpected
   // and shape-mismatched names are reported and skipped; with strict, any of them raises an
   // Error listing them and nothing is copied.

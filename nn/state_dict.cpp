@@ -125,6 +125,12 @@ StateDict Module::state_dict() const {
   return out;
 }
 
+StateDict Module::state_dict_copy() const {
+  StateDict copy = state_dict();
+  for (auto& entry : copy) entry.second = entry.second.clone();
+  return copy;
+}
+
 LoadReport Module::load_state_dict(const StateDict& source, bool strict) {
   std::map<std::string, const Tensor*> given;
   for (const auto& [name, tensor] : source) {

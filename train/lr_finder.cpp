@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/ops/ops.h"
 #include "train/class_weights.h"
 
 namespace graft::train {
@@ -35,19 +34,13 @@ double steepest_descent(const std::vector<LrFinderPoint>& points) {
   return best_lr;
 }
 
-nn::StateDict clone_state(const nn::Module& model) {
-  nn::StateDict copy;
-  for (const auto& [name, tensor] : model.state_dict()) copy.emplace_back(name, tensor.clone());
-  return copy;
-}
-
 }  // namespace
 
 LrFinderResult find_lr(nn::Module& model, nn::Optimizer& optimizer, data::Loader& loader, const LrFinderOptions& options) {
   check_options(options);
   GRAFT_CHECK(!optimizer.groups().empty() && optimizer.groups().front().lr > 0,
               "lr finder: the optimizer's first parameter group needs a positive learning rate to scale from");
-  const nn::StateDict saved = clone_state(model);
+  const nn::StateDict saved = model.state_dict_copy();
   std::vector<double> base_lrs, ratios;  // each group's lr, and relative to the first group's
   for (const nn::ParamGroup& group : optimizer.groups()) {
     base_lrs.push_back(group.lr);

@@ -83,12 +83,6 @@ std::vector<Tensor> trainable(const nn::Optimizer& optimizer) {
   return params;
 }
 
-nn::StateDict clone_all(const nn::StateDict& state) {
-  nn::StateDict copy;
-  for (const auto& [name, tensor] : state) copy.emplace_back(name, tensor.clone());
-  return copy;
-}
-
 }  // namespace
 
 int64_t optimizer_steps_per_epoch(int64_t batches, int64_t accumulate_batches) {
@@ -198,7 +192,7 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) {
       progress.best_epoch = epoch;
       progress.epochs_without_improvement = 0;
       if (!best_path.empty()) safetensors::write(best_path, model_.state_dict(), {{"epoch", std::to_string(epoch)}});
-      if (options_.restore_best) best_state = clone_all(model_.state_dict());
+      if (options_.restore_best) best_state = model_.state_dict_copy();
     } else {
       ++progress.epochs_without_improvement;
     }
