@@ -16,6 +16,20 @@ struct Run {
   int64_t src_offset;
 };
 
+// The (input channel, kernel row, kernel column) of a row of the column matrix, stepped to the next
+// row by counting rather than dividing.
+struct Tap {
+  int64_t c, i, j;
+  Tap(const Conv2dGeometry& g, int64_t row)
+      : c(row / (g.kernel_h * g.kernel_w)), i(row % (g.kernel_h * g.kernel_w) / g.kernel_w), j(row % g.kernel_w) {}
+  void next(const Conv2dGeometry& g) {
+    if (++j == g.kernel_w) {
+      j = 0;
+      if (++i == g.kernel_h) i = 0, ++c;
+    }
+  }
+};
+
 }  // namespace
 
 ColumnMatrix::ColumnMatrix(const Conv2dGeometry& g)
@@ -39,13 +53,11 @@ void ColumnMatrix::for_each_run(int64_t r0, int64_t r1, int64_t n0, int64_t n1,
   const Conv2dGeometry& g = g_;
   const int64_t out_w = g.out_w(), in_plane = g.in_h * g.in_w;
   const int64_t oh_first = n0 / out_w, oh_last = (n1 - 1) / out_w;
-  // The row's (channel, kernel row, kernel column), advanced by counting rather than dividing.
-  const int64_t taps = g.kernel_h * g.kernel_w;
-  int64_t c = r0 / taps, i = r0 % taps / g.kernel_w, j = r0 % g.kernel_w;
+  Tap tap(g, r0);
   Run run{};
-  for (run.row = r0; run.row < r1; ++run.row) {
-    const int64_t h_offset = i * g.dilation_h - g.pad_h, w_offset = j * g.dilation_w - g.pad_w;
-    const ValidRange rows = valid_rows_[i], cols = valid_cols_[j];
+  for (run.row = r0; run.row < r1; ++run.row, tap.next(g)) {
+    const int64_t h_offset = tap.i * g.dilation_h - g.pad_h, w_offset = tap.j * g.dilation_w - g.pad_w;
+    const ValidRange rows = valid_rows_[tap.i], cols = valid_cols_[tap.j];
     for (int64_t oh = oh_first; oh <= oh_last; ++oh) {
       run.ow_begin = std::max<int64_t>(n0 - oh * out_w, 0);
       run.ow_end = std::min<int64_t>(n1 - oh * out_w, out_w);
@@ -56,12 +68,8 @@ void ColumnMatrix::for_each_run(int64_t r0, int64_t r1, int64_t n0, int64_t n1,
         run.live_begin = std::clamp(cols.begin, run.ow_begin, run.ow_end);
         run.live_end = std::clamp(cols.end, run.live_begin, run.ow_end);
       }
-      run.src_offset = c * in_plane + (oh * g.stride_h + h_offset) * g.in_w + w_offset;
+      run.src_offset = tap.c * in_plane + (oh * g.stride_h + h_offset) * g.in_w + w_offset;
       visit(run);
-    }
-    if (++j == g.kernel_w) {
-      j = 0;
-      if (++i == g.kernel_h) i = 0, ++c;
     }
   }
 }
@@ -107,16 +115,15 @@ void ColumnMatrix::im2col_shifted(const T* x, int64_t r0, int64_t r1, int64_t n0
                                   int64_t ld_col) const {
   const Conv2dGeometry& g = g_;
   const int64_t width = g.in_w, in_plane = g.in_h * g.in_w;
-  const int64_t taps = g.kernel_h * g.kernel_w;
-  int64_t c = r0 / taps, i = r0 % taps / g.kernel_w, j = r0 % g.kernel_w;
-  for (int64_t r = r0; r < r1; ++r) {
+  Tap tap(g, r0);
+  for (int64_t r = r0; r < r1; ++r, tap.next(g)) {
     T* out = col + (r - r0) * ld_col;  // out[k] holds position n0 + k
-    const int64_t shift = (i * g.dilation_h - g.pad_h) * width + (j * g.dilation_w - g.pad_w);
-    const ValidRange rows = valid_rows_[i], cols = valid_cols_[j];
+    const int64_t shift = (tap.i * g.dilation_h - g.pad_h) * width + (tap.j * g.dilation_w - g.pad_w);
+    const ValidRange rows = valid_rows_[tap.i], cols = valid_cols_[tap.j];
     // Copy where the input row is inside the image and the flat index inside the plane.
     const int64_t copy_begin = std::clamp(std::max(rows.begin * width, -shift), n0, n1);
     const int64_t copy_end = std::clamp(std::min(rows.end * width, in_plane - shift), copy_begin, n1);
-    const T* src = x + c * in_plane + shift;
+    const T* src = x + tap.c * in_plane + shift;
     std::fill(out, out + (copy_begin - n0), T(0));
     std::copy(src + copy_begin, src + copy_end, out + (copy_begin - n0));
     std::fill(out + (copy_end - n0), out + (n1 - n0), T(0));
@@ -128,10 +135,6 @@ void ColumnMatrix::im2col_shifted(const T* x, int64_t r0, int64_t r1, int64_t n0
         const int64_t right_end = std::min(row_start + width, copy_end);
         for (int64_t n = std::max(row_start + cols.end, copy_begin); n < right_end; ++n) out[n - n0] = T(0);
       }
-    }
-    if (++j == g.kernel_w) {
-      j = 0;
-      if (++i == g.kernel_h) i = 0, ++c;
     }
   }
 }
