@@ -13,9 +13,14 @@
 namespace graft::ops {
 namespace {
 
-// Checks the arguments and returns the number of samples whose target is not ignore_index (read on
-// the host, where the targets are checked anyway).
-int64_t check_arguments(const Tensor& logits, const Tensor& target, int64_t ignore_index, double label_smoothing) {
+// The targets as checked on the host, and how many are not ignore_index.
+struct HostTargets {
+  std::vector<int64_t> values;
+  int64_t counted = 0;
+};
+
+// Checks the arguments; the targets are read to the host once, for their range check and count.
+HostTargets check_arguments(const Tensor& logits, const Tensor& target, int64_t ignore_index, double label_smoothing) {
   check_float(logits, "cross_entropy", "logits");
   check_dim(logits, 2, "cross_entropy", "logits", "[N, C]");
   GRAFT_CHECK(target.defined(), "cross_entropy: argument 'target' is undefined");
@@ -30,15 +35,15 @@ int64_t check_arguments(const Tensor& logits, const Tensor& target, int64_t igno
   GRAFT_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0,
               "cross_entropy: label_smoothing must be in [0, 1], got ", label_smoothing);
   const int64_t classes = logits.size(1);
-  const std::vector<int64_t> values = target.to_vector<int64_t>();
-  int64_t counted = 0;
-  for (size_t i = 0; i < values.size(); ++i) {
-    GRAFT_CHECK(values[i] == ignore_index || (values[i] >= 0 && values[i] < classes), "cross_entropy: target[",
-                i, "] = ", values[i], " is out of range for ", classes, " classes (expected 0..", classes - 1,
-                " or ignore_index ", ignore_index, ")");
-    if (values[i] != ignore_index) ++counted;
+  HostTargets host{target.to_vector<int64_t>()};
+  for (size_t i = 0; i < host.values.size(); ++i) {
+    const int64_t value = host.values[i];
+    GRAFT_CHECK(value == ignore_index || (value >= 0 && value < classes), "cross_entropy: target[", i, "] = ", value,
+                " is out of range for ", classes, " classes (expected 0..", classes - 1, " or ignore_index ",
+                ignore_index, ")");
+    if (value != ignore_index) ++host.counted;
   }
-  return counted;
+  return host;
 }
 
 struct CrossEntropyBackward : Node {
@@ -78,11 +83,9 @@ struct CrossEntropyBackward : Node {
   }
 };
 
-}  // namespace
-
-Tensor cross_entropy(const Tensor& logits, const Tensor& target_in, Reduction reduction, int64_t ignore_index,
-                     double label_smoothing) {
-  const int64_t counted = check_arguments(logits, target_in, ignore_index, label_smoothing);
+// cross_entropy once its arguments are checked; `counted` samples are not ignored.
+Tensor checked_cross_entropy(const Tensor& logits, const Tensor& target_in, Reduction reduction, int64_t ignore_index,
+                             double label_smoothing, int64_t counted) {
   const int64_t n = logits.size(0), c = logits.size(1);
   const Tensor x = logits.detach().contiguous();
   const Tensor target = target_in.detach().contiguous();
@@ -117,9 +120,17 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_in, Reduction re
   return loss;
 }
 
+}  // namespace
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction, int64_t ignore_index,
+                     double label_smoothing) {
+  const int64_t counted = check_arguments(logits, target, ignore_index, label_smoothing).counted;
+  return checked_cross_entropy(logits, target, reduction, ignore_index, label_smoothing, counted);
+}
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, Reduction reduction,
                      int64_t ignore_index, double label_smoothing) {
-  check_arguments(logits, target, ignore_index, label_smoothing);
+  const HostTargets targets = check_arguments(logits, target, ignore_index, label_smoothing);
   GRAFT_CHECK(weight.defined(), "cross_entropy: argument 'weight' is undefined; call the overload without it");
   GRAFT_CHECK(weight.shape() == Shape{logits.size(1)}, "cross_entropy: argument 'weight' must have shape [C] = ",
               shape_str({logits.size(1)}), " (one weight per class) for logits of shape ", shape_str(logits.shape()),
@@ -130,14 +141,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
   GRAFT_CHECK(weight.device() == logits.device(), "cross_entropy: argument 'weight' is on ", weight.device().str(),
               " but 'logits' is on ", logits.device().str(), "; move one with .to(device)");
   // Each sample's weight, and whether it counts at all, built on the host from the targets.
-  const std::vector<int64_t> targets = target.to_vector<int64_t>();
   const std::vector<double> class_weights = weight.to(DType::f64).to_vector<double>();
   const int64_t n = logits.size(0), c = logits.size(1);
   std::vector<double> sample_weights(n, 0.0), counted(n, 0.0);
   double weight_sum = 0;
   for (int64_t i = 0; i < n; ++i) {
-    if (targets[i] == ignore_index) continue;
-    sample_weights[i] = class_weights[targets[i]];
+    if (targets.values[i] == ignore_index) continue;
+    sample_weights[i] = class_weights[targets.values[i]];
     counted[i] = 1;
     weight_sum += sample_weights[i];
   }
@@ -145,7 +155,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
     return Tensor::from_vector(values, {n}).to(logits.dtype()).to(logits.device());
   };
   // -log p(target) of each sample (0 where ignored), weighted.
-  Tensor loss = cross_entropy(logits, target, Reduction::none, ignore_index, 0.0) * on_logits(sample_weights);
+  Tensor loss = checked_cross_entropy(logits, target, Reduction::none, ignore_index, 0.0, targets.counted) *
+                on_logits(sample_weights);
   if (label_smoothing > 0) {
     const Tensor smoothing = sum(log_softmax(logits, 1) * weight.detach().reshape({1, c}), {1}) * on_logits(counted);
     loss = loss * (1.0 - label_smoothing) - smoothing * (label_smoothing / static_cast<double>(c));
