@@ -131,6 +131,16 @@ TEST_P(FinetuneBadInput, FailsWithAClearMessage) {
   EXPECT_EQ(out.find("internal error"), std::string::npos) << out;
 }
 
+// A bad input that needs only a valid folder of two classes and the `extra` arguments.
+BadInput with_images(const std::string& name, const std::string& extra, const std::string& expected) {
+  return BadInput{name,
+                  [extra](const fs::path& d) {
+                    testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
+                    return extra;
+                  },
+                  expected};
+}
+
 void corrupt_one_image(const fs::path& dir) {
   testing::write_test_image_folder((dir / "data").string(), 2, 4, 32);
   const fs::path victim = dir / "data" / "class_1" / "2.png";
@@ -161,66 +171,24 @@ INSTANTIATE_TEST_SUITE_P(
                    return std::string("--val-fraction 0");
                  },
                  "2.png"},
-        BadInput{"NumClassesContradictsFolders",
-                 [](const fs::path& d) {
-                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
-                   return std::string("--num-classes 5");
-                 },
-                 "--num-classes 5 contradicts the data"},
-        BadInput{"FreezeGlobMatchesNothing",
-                 [](const fs::path& d) {
-                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
-                   return std::string("--freeze 'encoder.*'");
-                 },
-                 "encoder.*"},
+        with_images("NumClassesContradictsFolders", "--num-classes 5", "--num-classes 5 contradicts the data"),
+        with_images("FreezeGlobMatchesNothing", "--freeze 'encoder.*'", "encoder.*"),
         BadInput{"ResumeWithoutCheckpoint",
                  [](const fs::path& d) {
                    testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
                    return "--resume --output " + (d / "nothing").string();
                  },
                  "does not exist"},
-        BadInput{"UnknownModel",
-                 [](const fs::path& d) {
-                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
-                   return std::string("--model resnet19");
-                 },
-                 "resnet19"},
-        BadInput{"DeviceThatIsNotThere",
-                 [](const fs::path& d) {
-                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
-                   return std::string("--device cuda:7");
-                 },
-                 "--device cuda:7"},
-        BadInput{"ClassWeightsForTooFewClasses",
-                 [](const fs::path& d) {
-                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
-                   return std::string("--class-weights 1,2,3");
-                 },
-                 "gives 3 weights but the data has 2 classes"},
-        BadInput{"ClassWeightThatIsNotANumber",
-                 [](const fs::path& d) {
-                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
-                   return std::string("--class-weights 1,heavy");
-                 },
-                 "'heavy' is not a non-negative number"},
-        BadInput{"ClassWeightsAllZero",
-                 [](const fs::path& d) {
-                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
-                   return std::string("--class-weights 0,0");
-                 },
-                 "every weight is 0"},
-        BadInput{"AccumulateWithTheLinearProbe",
-                 [](const fs::path& d) {
-                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
-                   return std::string("--linear-probe --accumulate 2");
-                 },
-                 "--accumulate and --lr-find apply to fine-tuning"},
-        BadInput{"UnknownDevice",
-                 [](const fs::path& d) {
-                   testing::write_test_image_folder((d / "data").string(), 2, 3, 32);
-                   return std::string("--device tpu");
-                 },
-                 "unknown device 'tpu'"}),
+        with_images("UnknownModel", "--model resnet19", "resnet19"),
+        with_images("DeviceThatIsNotThere", "--device cuda:7", "--device cuda:7"),
+        with_images("ClassWeightsForTooFewClasses", "--class-weights 1,2,3",
+                    "gives 3 weights but the data has 2 classes"),
+        with_images("ClassWeightThatIsNotANumber", "--class-weights 1,heavy",
+                    "'heavy' is not a non-negative number"),
+        with_images("ClassWeightsAllZero", "--class-weights 0,0", "every weight is 0"),
+        with_images("AccumulateWithTheLinearProbe", "--linear-probe --accumulate 2",
+                    "--accumulate and --lr-find apply to fine-tuning"),
+        with_images("UnknownDevice", "--device tpu", "unknown device 'tpu'")),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 // Class weights reach the training loss: equal weights leave the weighted mean unchanged, unequal

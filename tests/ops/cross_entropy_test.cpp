@@ -40,6 +40,14 @@ struct Setting {
   double label_smoothing;
 };
 
+std::string describe(Setting s) {
+  return "reduction " + std::to_string(static_cast<int>(s.reduction)) + ", ignore_index " +
+         std::to_string(s.ignore_index) + ", label_smoothing " + std::to_string(s.label_smoothing);
+}
+
+// Standard normal logits that record their gradient.
+Tensor randn_grad(Generator& gen, const Shape& shape) { return randn(shape, gen).set_requires_grad(true); }
+
 std::function<Tensor(const std::vector<Tensor>&)> cross_entropy_with(Setting s) {
   return [s](const std::vector<Tensor>& in) {
     return ops::cross_entropy(in[0], in[1], s.reduction, s.ignore_index, s.label_smoothing);
@@ -54,8 +62,7 @@ TEST(CrossEntropyOp, GradientsMatchNumerical) {
                           Setting{Reduction::none, -100, 0.0}, Setting{Reduction::mean, -100, 0.2},
                           Setting{Reduction::none, -100, 0.7}, Setting{Reduction::sum, 4, 1.0},
                           Setting{Reduction::mean, 4, 0.1}}) {
-    SCOPED_TRACE(::testing::Message() << "reduction " << static_cast<int>(s.reduction) << ", ignore_index "
-                                      << s.ignore_index << ", label_smoothing " << s.label_smoothing);
+    SCOPED_TRACE(describe(s));
     const Tensor& target = s.ignore_index == 4 ? target_4 : target_100;
     EXPECT_TRUE(testing::gradcheck(cross_entropy_with(s), {random_input({7, 5}, 1), target}));
   }
@@ -66,7 +73,6 @@ TEST(CrossEntropyOp, GradientsMatchNumerical) {
 TEST(CrossEntropyOp, MatchesTorch) {
   GRAFT_REQUIRE_TORCH();
   Generator gen(20);
-  const auto randn_grad = [&](const Shape& shape) { return randn(shape, gen).set_requires_grad(true); };
   const auto run = [](Setting s) {
     return [s](const Inputs& in) {
       return ops::cross_entropy(in.at("x"), in.at("t"), s.reduction, s.ignore_index, s.label_smoothing);
@@ -74,16 +80,16 @@ TEST(CrossEntropyOp, MatchesTorch) {
   };
   const testing::Tolerance tolerance{.atol = 1e-5, .rtol = 1e-5};
   // ImageNet-sized classes, mean over the samples that are not ignored.
-  testing::expect_matches_torch({{"x", randn_grad({17, 1000})}, {"t", random_labels(17, 1000, 1, 4)}},
+  testing::expect_matches_torch({{"x", randn_grad(gen, {17, 1000})}, {"t", random_labels(17, 1000, 1, 4)}},
                                 "F.cross_entropy(x, t)", run({Reduction::mean, -100, 0.0}), tolerance);
-  testing::expect_matches_torch({{"x", randn_grad({13, 7})}, {"t", random_labels(13, 7, 2, 3)}},
+  testing::expect_matches_torch({{"x", randn_grad(gen, {13, 7})}, {"t", random_labels(13, 7, 2, 3)}},
                                 "F.cross_entropy(x, t, reduction='mean', label_smoothing=0.15)",
                                 run({Reduction::mean, -100, 0.15}), tolerance);
-  testing::expect_matches_torch({{"x", randn_grad({13, 7})}, {"t", random_labels(13, 7, 3, 5)}},
+  testing::expect_matches_torch({{"x", randn_grad(gen, {13, 7})}, {"t", random_labels(13, 7, 3, 5)}},
                                 "F.cross_entropy(x, t, reduction='sum', label_smoothing=0.3)",
                                 run({Reduction::sum, -100, 0.3}), tolerance);
   // A class index used as ignore_index; per-sample losses.
-  testing::expect_matches_torch({{"x", randn_grad({11, 3})}, {"t", random_labels(11, 3, 4)}},
+  testing::expect_matches_torch({{"x", randn_grad(gen, {11, 3})}, {"t", random_labels(11, 3, 4)}},
                                 "F.cross_entropy(x, t, reduction='none', ignore_index=1, label_smoothing=0.5)",
                                 run({Reduction::none, 1, 0.5}), tolerance);
 }
@@ -101,8 +107,7 @@ TEST(CrossEntropyOp, ClassWeightedGradientsMatchNumerical) {
   const Tensor weight = class_weights(5, DType::f64);
   for (const Setting s : {Setting{Reduction::mean, -100, 0.0}, Setting{Reduction::sum, -100, 0.3},
                           Setting{Reduction::none, -100, 0.0}, Setting{Reduction::mean, 4, 0.2}}) {
-    SCOPED_TRACE(::testing::Message() << "reduction " << static_cast<int>(s.reduction) << ", ignore_index "
-                                      << s.ignore_index << ", label_smoothing " << s.label_smoothing);
+    SCOPED_TRACE(describe(s));
     const auto fn = [&](const std::vector<Tensor>& in) {
       return ops::cross_entropy(in[0], in[1], weight, s.reduction, s.ignore_index, s.label_smoothing);
     };
@@ -113,7 +118,6 @@ TEST(CrossEntropyOp, ClassWeightedGradientsMatchNumerical) {
 TEST(CrossEntropyOp, ClassWeightedMatchesTorch) {
   GRAFT_REQUIRE_TORCH();
   Generator gen(22);
-  const auto randn_grad = [&](const Shape& shape) { return randn(shape, gen).set_requires_grad(true); };
   const auto run = [](Setting s) {
     return [s](const Inputs& in) {
       return ops::cross_entropy(in.at("x"), in.at("t"), in.at("w"), s.reduction, s.ignore_index, s.label_smoothing);
@@ -121,17 +125,17 @@ TEST(CrossEntropyOp, ClassWeightedMatchesTorch) {
   };
   const testing::Tolerance tolerance{.atol = 1e-5, .rtol = 1e-5};
   testing::expect_matches_torch(
-      {{"x", randn_grad({17, 10})}, {"t", random_labels(17, 10, 5, 4)}, {"w", class_weights(10)}},
+      {{"x", randn_grad(gen, {17, 10})}, {"t", random_labels(17, 10, 5, 4)}, {"w", class_weights(10)}},
       "F.cross_entropy(x, t, weight=w)", run({Reduction::mean, -100, 0.0}), tolerance);
   testing::expect_matches_torch(
-      {{"x", randn_grad({13, 7})}, {"t", random_labels(13, 7, 6, 3)}, {"w", class_weights(7)}},
+      {{"x", randn_grad(gen, {13, 7})}, {"t", random_labels(13, 7, 6, 3)}, {"w", class_weights(7)}},
       "F.cross_entropy(x, t, weight=w, label_smoothing=0.15)", run({Reduction::mean, -100, 0.15}), tolerance);
   testing::expect_matches_torch(
-      {{"x", randn_grad({13, 7})}, {"t", random_labels(13, 7, 7, 5)}, {"w", class_weights(7)}},
+      {{"x", randn_grad(gen, {13, 7})}, {"t", random_labels(13, 7, 7, 5)}, {"w", class_weights(7)}},
       "F.cross_entropy(x, t, weight=w, reduction='sum', label_smoothing=0.3)", run({Reduction::sum, -100, 0.3}),
       tolerance);
   testing::expect_matches_torch(
-      {{"x", randn_grad({11, 3})}, {"t", random_labels(11, 3, 8)}, {"w", class_weights(3)}},
+      {{"x", randn_grad(gen, {11, 3})}, {"t", random_labels(11, 3, 8)}, {"w", class_weights(3)}},
       "F.cross_entropy(x, t, weight=w, reduction='none', ignore_index=1, label_smoothing=0.5)",
       run({Reduction::none, 1, 0.5}), tolerance);
 }
